@@ -1,0 +1,72 @@
+#pragma once
+// One model-driven validator: it interprets the trimmed botocore service model
+// (api/sagemaker/model.json, made by scripts/extract_model.py) instead of hand-written checks.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace smlocal::api {
+
+/// The shapes of one service, as botocore describes them.
+class service_model {
+public:
+    /// Parses a model document: {"metadata":…, "operations":{name:{input, output}}, "shapes":{…}}
+    /// in botocore's own format. Throws std::runtime_error when it is not one.
+    static service_model parse(const nlohmann::json& document);
+
+    bool has_operation(std::string_view operation) const;
+    /// Input / output shape names of an operation; empty when it has none.
+    const std::string& input_shape(std::string_view operation) const;
+    const std::string& output_shape(std::string_view operation) const;
+    const nlohmann::json& shape(std::string_view name) const;  // throws std::out_of_range
+
+    struct compiled;  // shapes with their RE2 patterns compiled once
+
+private:
+    std::shared_ptr<const compiled> compiled_;
+    friend class request_validator;
+    friend std::vector<std::string> check_output(const service_model&, std::string_view, const nlohmann::json&);
+};
+
+/// The outcome of checking a request.
+struct validation_result {
+    /// Constraint violations in AWS wording, e.g. "Value 'a_b' at 'trainingJobName' failed to
+    /// satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}".
+    std::vector<std::string> violations;
+    /// A JSON type that cannot be the member's type (string for an integer, and so on): AWS answers
+    /// these with SerializationException rather than ValidationException.
+    std::vector<std::string> type_errors;
+};
+
+class request_validator {
+public:
+    explicit request_validator(const service_model& model) : model_(model) {}
+
+    /// Checks `request` against the operation's input shape: required members, types, enums,
+    /// lengths, value ranges, list and map sizes, and patterns (RE2). Members the model does not
+    /// know are removed from `request` (newer clients may send them), so what is stored and echoed
+    /// is only what the model defines.
+    validation_result validate(std::string_view operation, nlohmann::json& request) const;
+
+private:
+    const service_model& model_;
+};
+
+/// "1 validation error detected: <v>" / "N validation errors detected: <v1>; <v2>".
+std::string format_validation_message(const std::vector<std::string>& violations);
+
+/// Checks a response body against the operation's output shape (required members present, types,
+/// enums, no unknown members, no nulls). Returns a description per problem; empty when it conforms.
+/// Used by tests, and by the server under --check-responses.
+std::vector<std::string> check_output(const service_model& model, std::string_view operation,
+                                      const nlohmann::json& response);
+
+/// The SageMaker model compiled into the binary.
+const service_model& sagemaker_model();
+
+}  // namespace smlocal::api

@@ -1,0 +1,36 @@
+#pragma once
+// Errors the emulator reports to clients, in AWS terms. The api layer maps each code to an HTTP
+// status (api/aws_protocol.cpp); the emulator itself knows nothing of HTTP.
+
+#include <stdexcept>
+#include <string>
+
+namespace smlocal {
+
+/// A failure that the request caused: thrown by the emulator, caught once by the api router.
+/// `code()` is the AWS error code (`__type`), e.g. "ValidationException".
+class service_error : public std::runtime_error {
+public:
+    service_error(std::string code, const std::string& message)
+        : std::runtime_error(message), code_(std::move(code)) {}
+    const std::string& code() const noexcept { return code_; }
+
+private:
+    std::string code_;
+};
+
+// The codes we raise. When adding one here, also map it in api/aws_protocol.cpp (status_for_code).
+namespace error_code {
+inline constexpr const char* validation = "ValidationException";
+inline constexpr const char* resource_not_found = "ResourceNotFound";
+inline constexpr const char* resource_in_use = "ResourceInUse";
+inline constexpr const char* resource_limit_exceeded = "ResourceLimitExceeded";
+inline constexpr const char* serialization = "SerializationException";
+inline constexpr const char* unknown_operation = "UnknownOperationException";
+}  // namespace error_code
+
+inline service_error validation_error(const std::string& message) {
+    return service_error(error_code::validation, message);
+}
+
+}  // namespace smlocal

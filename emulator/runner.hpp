@@ -1,0 +1,73 @@
+#pragma once
+// The seam between the job manager and whatever executes the `train` step: the in-process
+// simulator (emulator/simulator) or real containers (compose/). The manager stages inputs,
+// drives the secondary statuses and packages outputs; a runner only runs the hosts.
+
+#include <filesystem>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emulator/training_job.hpp"
+
+namespace smlocal {
+
+/// One host's /opt/ml on the local disk: `<data-dir>/jobs/<job>/<host>/`.
+struct host_workspace {
+    std::string host;  // algo-1 .. algo-N
+    std::filesystem::path root;
+
+    std::filesystem::path config_dir() const { return root / "input" / "config"; }
+    std::filesystem::path data_dir() const { return root / "input" / "data"; }
+    std::filesystem::path model_dir() const { return root / "model"; }
+    std::filesystem::path output_dir() const { return root / "output"; }
+    std::filesystem::path output_data_dir() const { return root / "output" / "data"; }
+    std::filesystem::path failure_file() const { return root / "output" / "failure"; }
+    std::filesystem::path checkpoint_dir() const { return root / "checkpoints"; }
+};
+
+/// A channel after URI mapping: the local folder (or manifest file) its data comes from.
+struct resolved_channel {
+    channel_spec spec;
+    std::filesystem::path source;  // local folder of an S3 prefix / file system path, or manifest file
+    bool read_only = true;
+};
+
+struct run_request {
+    const training_job_spec* spec = nullptr;
+    std::string job_name;
+    std::string job_arn;
+    std::string region;
+    std::vector<host_workspace> hosts;
+    std::vector<resolved_channel> channels;
+};
+
+/// Receives what the hosts print. Called from runner threads; implementations are thread-safe.
+class run_observer {
+public:
+    virtual ~run_observer() = default;
+    /// One line of output (without its newline) from `host`, raw as the process printed it.
+    virtual void on_log(std::string_view host, std::string_view line) = 0;
+};
+
+struct run_result {
+    enum class outcome {
+        exited,       // every host ran to the end (or was stopped); exit_code is the first non-zero one
+        not_started,  // the platform could not run it (no such image, engine down...): see message
+    };
+    outcome kind = outcome::exited;
+    int exit_code = 0;
+    std::string failed_host;  // the host whose exit code is reported, when non-zero
+    std::string message;      // for not_started: the reason, phrased for FailureReason
+};
+
+class runner {
+public:
+    virtual ~runner() = default;
+    /// Runs every host to completion on the calling thread. A stop request means SIGTERM, then
+    /// SIGKILL after the grace period; the run still returns normally with the exit code.
+    virtual run_result run(const run_request& request, run_observer& observer, std::stop_token stop) = 0;
+};
+
+}  // namespace smlocal

@@ -1,0 +1,76 @@
+#pragma once
+// Durable state in SQLite (WAL): training jobs, tags, metric series and CloudWatch-style log
+// streams. Every method is thread-safe and commits before it returns, so a kill -9 loses nothing
+// that a client was told about.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "emulator/training_job.hpp"
+
+struct sqlite3;
+
+namespace smlocal {
+
+struct tag {
+    std::string key;
+    std::string value;
+    bool operator==(const tag&) const = default;
+};
+
+/// One CloudWatch Logs event. Timestamps are epoch milliseconds.
+struct log_event {
+    std::int64_t timestamp_ms = 0;
+    std::int64_t ingestion_time_ms = 0;
+    std::string message;
+};
+
+struct log_stream_info {
+    std::string name;  // <job>/algo-N-<epoch seconds>
+    std::int64_t creation_time_ms = 0;
+    std::optional<std::int64_t> first_event_ms;
+    std::optional<std::int64_t> last_event_ms;
+    std::optional<std::int64_t> last_ingestion_ms;
+    std::int64_t event_count = 0;
+    std::int64_t stored_bytes = 0;
+};
+
+class store {
+public:
+    /// Opens (creating if needed) the database file and its schema. Throws std::runtime_error.
+    explicit store(const std::filesystem::path& db_file);
+    ~store();
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    // Training jobs. `put` inserts or replaces the whole record.
+    void put_training_job(const training_job& job);
+    std::vector<training_job> load_training_jobs();
+
+    // Tags, keyed by resource ARN (lower-cased by the caller), in insertion order.
+    void put_tags(const std::string& resource_arn, const std::vector<tag>& tags);
+    void delete_tags(const std::string& resource_arn, const std::vector<std::string>& keys);
+    std::vector<std::pair<std::string, std::vector<tag>>> load_tags();
+
+    // Metric series of one job, appended as they are observed.
+    void append_metric_points(const std::string& job_name, const std::vector<metric_point>& points);
+    std::vector<metric_point> metric_series(const std::string& job_name);
+
+    // Log streams: created on first append; events are append-only and addressed by index.
+    void append_log_events(const std::string& stream_name, const std::vector<log_event>& events);
+    std::vector<log_stream_info> log_streams(const std::string& name_prefix);
+    /// Events [first_index, first_index + limit) of a stream, in order.
+    std::vector<log_event> log_events(const std::string& stream_name, std::int64_t first_index, std::int64_t limit);
+
+private:
+    std::mutex mutex_;
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace smlocal
