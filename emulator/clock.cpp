@@ -18,8 +18,9 @@ public:
         std::mutex mutex;
         std::condition_variable_any wake;
         std::unique_lock lock(mutex);
-        // wait_for returns the predicate: true only when a stop was requested.
-        return !wake.wait_for(lock, stop, std::chrono::duration<double>(seconds), [] { return false; });
+        // Nothing notifies `wake`: the wait ends at the timeout or on a stop request.
+        wake.wait_for(lock, stop, std::chrono::duration<double>(seconds), [] { return false; });
+        return !stop.stop_requested();
     }
 };
 

@@ -51,26 +51,40 @@ public:
 
     // Training jobs. `put` inserts or replaces the whole record.
     void put_training_job(const training_job& job);
+    /// Every stored job, ordered by creation time, then name.
     std::vector<training_job> load_training_jobs();
 
     // Tags, keyed by resource ARN (lower-cased by the caller), in insertion order.
+    /// Adds the tags; an existing key gets the new value and keeps its place.
     void put_tags(const std::string& resource_arn, const std::vector<tag>& tags);
+    /// Removes the keys; keys the resource does not have are ignored.
     void delete_tags(const std::string& resource_arn, const std::vector<std::string>& keys);
+    /// Every resource that has tags (ordered by ARN) with its tags in insertion order.
     std::vector<std::pair<std::string, std::vector<tag>>> load_tags();
 
     // Metric series of one job, appended as they are observed.
     void append_metric_points(const std::string& job_name, const std::vector<metric_point>& points);
+    /// The job's points in append order (a NaN value reads back as NaN).
     std::vector<metric_point> metric_series(const std::string& job_name);
 
     // Log streams: created on first append; events are append-only and addressed by index.
+    /// Appends `events` at the next indexes (0, 1, 2, ...) in one transaction, creating the stream
+    /// first if needed (creation time = first event's timestamp, or now for an empty append). An
+    /// ingestion time of 0 is stored as now.
     void append_log_events(const std::string& stream_name, const std::vector<log_event>& events);
+    /// The streams whose name starts with `name_prefix` (a literal prefix), ordered by name.
     std::vector<log_stream_info> log_streams(const std::string& name_prefix);
-    /// Events [first_index, first_index + limit) of a stream, in order.
+    /// Events [first_index, first_index + limit) of a stream, in order; empty for an unknown stream.
     std::vector<log_event> log_events(const std::string& stream_name, std::int64_t first_index, std::int64_t limit);
 
 private:
-    std::mutex mutex_;
+    struct statements;    // every statement, prepared once in the constructor
+    class checkpointer;   // moves WAL checkpoints (and their fsyncs) off the writing thread
+
+    std::mutex mutex_;  // one connection, used by one thread at a time
     sqlite3* db_ = nullptr;
+    std::unique_ptr<statements> statements_;
+    std::unique_ptr<checkpointer> checkpointer_;
 };
 
 }  // namespace smlocal

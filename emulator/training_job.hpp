@@ -84,6 +84,10 @@ struct training_job_spec {
     bool enable_network_isolation = false;
 };
 
+/// Fills the members AWS defaults (ResourceConfig, StoppingCondition) into a validated request, so
+/// that Describe echoes the effective values.
+void apply_create_defaults(nlohmann::json& request);
+
 /// Reads the spec out of a validated CreateTrainingJob request (defaults already applied).
 /// Throws service_error(ValidationException) for cross-field rules the model cannot express.
 training_job_spec parse_training_job_spec(const nlohmann::json& request);

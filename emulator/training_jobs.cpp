@@ -1,1 +1,529 @@
-// placeholder: filled in by the component's author
+#include "emulator/training_jobs.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "emulator/errors.hpp"
+#include "emulator/log_text.hpp"
+#include "emulator/metrics.hpp"
+#include "emulator/simulator/simulator_runner.hpp"
+#include "emulator/storage/archive.hpp"
+
+namespace smlocal {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct training_job_service::entry {
+    training_job job;
+    std::uint64_t version = 0;  // bumped by every change, under the registry lock
+    std::mutex persist_mutex;   // orders writes to the store
+    std::uint64_t persisted_version = 0;
+    std::stop_source stop;      // StopTrainingJob, MaxRuntimeInSeconds, shutdown
+    std::jthread worker;
+};
+
+namespace {
+
+std::string lower(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+}
+
+constexpr std::size_t failure_reason_limit = 1024;
+
+std::string truncate_reason(std::string reason) {
+    if (reason.size() > failure_reason_limit) reason.resize(failure_reason_limit);
+    return reason;
+}
+
+std::optional<std::string> read_failure_file(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string text(failure_reason_limit, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    return text;
+}
+
+std::int64_t to_ms(double seconds) { return static_cast<std::int64_t>(seconds * 1000.0); }
+
+// Collects one job's output: CloudWatch-style events in the store (one stream per host), a
+// plain-text copy under logs/ for `tail -f`, and metric values through the job's definitions.
+class job_log_observer final : public run_observer {
+public:
+    job_log_observer(store& db, clock& time, const training_job_spec& spec, fs::path log_dir,
+                     std::function<void(const metric_point&)> on_metric)
+        : store_(db), clock_(time), extractor_(spec.metric_definitions), job_name_(spec.name),
+          log_dir_(std::move(log_dir)), on_metric_(std::move(on_metric)) {
+        stream_suffix_ = std::to_string(static_cast<long long>(clock_.now()));
+        fs::create_directories(log_dir_);
+    }
+
+    ~job_log_observer() override { flush(); }
+
+    void on_log(std::string_view host, std::string_view line) override {
+        const double now = clock_.now();
+        std::string message = escape_log_line(line);
+        std::vector<metric_point> points = extractor_.extract(message, now);
+        std::lock_guard lock(mutex_);
+        host_stream& stream = stream_for(host);
+        stream.text << message << '\n';
+        stream.pending.push_back({to_ms(now), to_ms(now), std::move(message)});
+        for (auto& p : points) {
+            pending_metrics_.push_back(p);
+            on_metric_(p);
+        }
+        // Write promptly so that log tails and Describe see progress, but batch bursts.
+        if (now - last_flush_ >= 0.2 || stream.pending.size() >= 512) flush_locked(now);
+    }
+
+    void flush() {
+        std::lock_guard lock(mutex_);
+        flush_locked(clock_.now());
+    }
+
+private:
+    struct host_stream {
+        std::string name;
+        std::vector<log_event> pending;
+        std::ofstream text;
+    };
+
+    host_stream& stream_for(std::string_view host) {
+        auto it = streams_.find(std::string(host));
+        if (it != streams_.end()) return it->second;
+        host_stream& stream = streams_[std::string(host)];
+        const std::string suffix = std::string(host) + "-" + stream_suffix_;
+        stream.name = job_name_ + "/" + suffix;
+        stream.text.open(log_dir_ / (suffix + ".log"), std::ios::app);
+        return stream;
+    }
+
+    void flush_locked(double now) {
+        for (auto& [host, stream] : streams_) {
+            if (stream.pending.empty()) continue;
+            store_.append_log_events(stream.name, stream.pending);
+            stream.pending.clear();
+            stream.text.flush();
+        }
+        if (!pending_metrics_.empty()) {
+            store_.append_metric_points(job_name_, pending_metrics_);
+            pending_metrics_.clear();
+        }
+        last_flush_ = now;
+    }
+
+    store& store_;
+    clock& clock_;
+    metric_extractor extractor_;
+    std::string job_name_;
+    fs::path log_dir_;
+    std::function<void(const metric_point&)> on_metric_;
+    std::string stream_suffix_;
+    std::mutex mutex_;
+    std::map<std::string, host_stream> streams_;
+    std::vector<metric_point> pending_metrics_;
+    double last_flush_ = 0;
+};
+
+}  // namespace
+
+training_job_service::training_job_service(emulator_config config, store& db, const uri_mapper& storage, clock& time,
+                                           runner_set runners)
+    : config_(std::move(config)), store_(db), storage_(storage), clock_(time), runners_(runners) {}
+
+training_job_service::~training_job_service() {
+    shutting_down_ = true;
+    std::vector<std::shared_ptr<entry>> jobs;
+    {
+        std::shared_lock lock(mutex_);
+        jobs = in_creation_order_;
+    }
+    for (auto& job : jobs) job->stop.request_stop();
+    for (auto& job : jobs)
+        if (job->worker.joinable()) job->worker.join();
+}
+
+std::string training_job_service::arn_for(const std::string& name) const {
+    // SageMaker puts the lower-cased name in ARNs (spec/api.md, ARNs).
+    return "arn:aws:sagemaker:" + config_.region + ":" + config_.account_id + ":training-job/" + lower(name);
+}
+
+void training_job_service::recover() {
+    std::vector<std::shared_ptr<entry>> to_resume;
+    for (auto& job : store_.load_training_jobs()) {
+        auto e = std::make_shared<entry>();
+        e->job = std::move(job);
+        e->version = e->persisted_version = 1;
+        std::unique_lock lock(mutex_);
+        last_creation_time_ = std::max(last_creation_time_, e->job.creation_time);
+        by_lower_arn_[lower(e->job.arn)] = e;
+        by_name_[e->job.name] = e;
+        in_creation_order_.push_back(e);
+        if (!is_terminal(e->job.status)) to_resume.push_back(e);
+    }
+    for (auto& e : to_resume) {
+        if (e->job.status == training_job_status::stopping) {
+            finish(*e, training_job_status::stopped, "Stopped",
+                   "Training job stopped (smlocal restarted while it was stopping)");
+            continue;
+        }
+        const std::string image = e->job.request["AlgorithmSpecification"].value("TrainingImage", "");
+        if (simulator::is_simulator_image(image) || config_.simulate_all) {
+            // The simulator is deterministic: running it again from the start gives the same result.
+            transition(*e, "Starting", "smlocal restarted; restarting the training job");
+            start_worker(e);
+        } else {
+            finish(*e, training_job_status::failed, "Failed", "",
+                   "InternalServerError: smlocal restarted while the job was running and could not re-attach to its "
+                   "containers");
+        }
+    }
+}
+
+std::shared_ptr<training_job_service::entry> training_job_service::find(const std::string& name) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<training_job_service::entry> training_job_service::require(const std::string& name) const {
+    auto job = find(name);
+    // The real service answers ValidationException here, not ResourceNotFound (spec/api.md §2).
+    if (!job) throw validation_error("Requested resource not found.");
+    return job;
+}
+
+std::vector<resolved_channel> training_job_service::resolve_channels(const training_job_spec& spec) const {
+    std::vector<resolved_channel> out;
+    for (const auto& channel : spec.channels) {
+        resolved_channel r{channel, {}, true};
+        if (channel.is_file_system()) {
+            r.source = storage_.file_system_path(channel.file_system_type, channel.file_system_id, channel.directory_path);
+            r.read_only = channel.file_system_access_mode != "rw";
+        } else {
+            r.source = storage_.s3_path(channel.s3_uri);
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::string training_job_service::create(nlohmann::json request, std::optional<std::string> tuning_job_arn) {
+    apply_create_defaults(request);
+    const training_job_spec spec = parse_training_job_spec(request);
+    // Reject URIs that leave their roots now, while the client can still be told.
+    resolve_channels(spec);
+    storage_.s3_path(spec.s3_output_path);
+    if (spec.checkpoint_s3_uri) storage_.s3_path(*spec.checkpoint_s3_uri);
+    metric_extractor check_regexes(spec.metric_definitions);
+
+    auto e = std::make_shared<entry>();
+    training_job& job = e->job;
+    job.name = spec.name;
+    job.arn = arn_for(spec.name);
+    job.tuning_job_arn = std::move(tuning_job_arn);
+    request.erase("Tags");  // tags live with the tag service
+    job.request = std::move(request);
+    {
+        std::unique_lock lock(mutex_);
+        if (by_lower_arn_.contains(lower(job.arn)))
+            throw service_error(error_code::resource_in_use,
+                                "Training job names must be unique within an AWS account and region, and a training "
+                                "job with this name already exists (" + job.arn + ")");
+        // Creation times never go backwards, so the registry stays in creation order.
+        job.creation_time = last_creation_time_ = std::max(last_creation_time_, clock_.now());
+        job.last_modified_time = job.creation_time;
+        job.transitions.push_back({"Starting", job.creation_time, std::nullopt, "Starting the training job"});
+        e->version = 1;
+        by_name_[job.name] = e;
+        by_lower_arn_[lower(job.arn)] = e;
+        in_creation_order_.push_back(e);
+    }
+    {
+        std::lock_guard persist(e->persist_mutex);
+        training_job copy;
+        {
+            std::shared_lock lock(mutex_);
+            copy = e->job;
+        }
+        store_.put_training_job(copy);
+        e->persisted_version = 1;
+    }
+    start_worker(e);
+    std::shared_lock lock(mutex_);
+    return e->job.arn;
+}
+
+void training_job_service::start_worker(const std::shared_ptr<entry>& job) {
+    job->worker = std::jthread([this, job](std::stop_token) { run_job(job, job->stop.get_token()); });
+}
+
+void training_job_service::mutate(entry& job, const std::function<void(training_job&)>& change) {
+    training_job copy;
+    std::uint64_t version;
+    {
+        std::unique_lock lock(mutex_);
+        change(job.job);
+        version = ++job.version;
+        copy = job.job;
+    }
+    std::lock_guard persist(job.persist_mutex);
+    if (version > job.persisted_version) {
+        store_.put_training_job(copy);
+        job.persisted_version = version;
+    }
+}
+
+void training_job_service::transition(entry& job, const std::string& secondary, const std::string& message) {
+    const double now = clock_.now();
+    mutate(job, [&](training_job& j) {
+        if (!j.transitions.empty() && !j.transitions.back().end_time && j.transitions.back().status != secondary)
+            j.transitions.back().end_time = now;
+        // A status may carry successive messages; AWS keeps one entry per status entered.
+        if (!j.transitions.empty() && j.transitions.back().status == secondary && !j.transitions.back().end_time)
+            j.transitions.back().message = message;
+        else
+            j.transitions.push_back({secondary, now, std::nullopt, message});
+        j.secondary_status = secondary;
+        j.last_modified_time = now;
+    });
+}
+
+void training_job_service::finish(entry& job, training_job_status status, const std::string& secondary,
+                                  const std::string& message, std::optional<std::string> failure_reason) {
+    const double now = clock_.now();
+    training_job final_copy;
+    mutate(job, [&](training_job& j) {
+        if (!j.transitions.empty() && !j.transitions.back().end_time) j.transitions.back().end_time = now;
+        const std::string text = failure_reason ? *failure_reason : message;
+        j.transitions.push_back({secondary, now, now, text});
+        j.status = status;
+        j.secondary_status = secondary;
+        j.failure_reason = std::move(failure_reason);
+        j.last_modified_time = now;
+        j.training_end_time = now;
+        if (!j.training_start_time) j.training_start_time = now;
+        final_copy = j;
+    });
+    std::vector<job_finished_listener> listeners;
+    {
+        std::shared_lock lock(mutex_);
+        listeners = listeners_;
+    }
+    for (auto& listener : listeners) listener(final_copy);
+}
+
+void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_token stop) {
+    entry& job = *e;
+    training_job_spec spec;
+    std::string arn;
+    {
+        std::shared_lock lock(mutex_);
+        spec = parse_training_job_spec(job.job.request);
+        arn = job.job.arn;
+    }
+    // MaxRuntimeInSeconds: a watchdog asks for a stop, as the platform would send SIGTERM.
+    std::jthread watchdog([this, e, seconds = spec.max_runtime_seconds](std::stop_token watchdog_stop) {
+        if (clock_.sleep_for(seconds, watchdog_stop)) {
+            bool stopping = false;
+            mutate(*e, [&](training_job& j) {
+                if (j.status != training_job_status::in_progress) return;
+                j.stop_reason = "max_runtime";
+                stopping = true;
+            });
+            if (stopping) e->stop.request_stop();
+        }
+    });
+
+    auto stopped_outcome = [&] {
+        std::shared_lock lock(mutex_);
+        return job.job.stop_reason;
+    };
+    auto finish_stopped = [&] {
+        if (stopped_outcome() == std::optional<std::string>("max_runtime"))
+            finish(job, training_job_status::stopped, "MaxRuntimeExceeded",
+                   "Training job exceeded MaxRuntimeInSeconds: " + std::to_string(static_cast<long long>(spec.max_runtime_seconds)) + " s");
+        else
+            finish(job, training_job_status::stopped, "Stopped", "Training job stopped");
+    };
+
+    try {
+        transition(job, "Starting", "Preparing the instances for training");
+
+        // Host workspaces: <data-dir>/jobs/<job>/algo-N, fresh for every run.
+        const fs::path job_dir = config_.data_dir / "jobs" / spec.name;
+        fs::remove_all(job_dir);
+        run_request request{&spec, spec.name, arn, config_.region, {}, {}};
+        for (int i = 1; i <= spec.instance_count; ++i) {
+            host_workspace host{"algo-" + std::to_string(i), job_dir / ("algo-" + std::to_string(i))};
+            for (const auto& dir : {host.config_dir(), host.data_dir(), host.model_dir(), host.output_data_dir(),
+                                    host.checkpoint_dir()})
+                fs::create_directories(dir);
+            request.hosts.push_back(std::move(host));
+        }
+
+        transition(job, "Downloading", "Downloading input data");
+        request.channels = resolve_channels(spec);
+        for (const auto& channel : request.channels) {
+            if (!fs::exists(channel.source)) {
+                const std::string where = channel.spec.is_file_system()
+                                              ? channel.spec.file_system_type + " " + channel.spec.file_system_id +
+                                                    channel.spec.directory_path
+                                              : channel.spec.s3_uri;
+                finish(job, training_job_status::failed, "Failed", "",
+                       truncate_reason("ClientError: Data download failed: no data found for channel '" +
+                                       channel.spec.name + "' at " + where + " (local path " + channel.source.string() +
+                                       ")"));
+                return;
+            }
+        }
+
+        const std::string& image = spec.training_image;
+        runner* chosen = (simulator::is_simulator_image(image) || config_.simulate_all) ? runners_.simulator
+                                                                                         : runners_.containers;
+        if (!chosen) {
+            finish(job, training_job_status::failed, "Failed", "",
+                   "ClientError: cannot run image '" + image +
+                       "': this smlocal has no container runtime. Use a simulator/<objective> image, or start smlocal "
+                       "with --simulate-all to simulate every image.");
+            return;
+        }
+
+        if (stop.stop_requested()) {
+            if (!shutting_down_) finish_stopped();
+            return;
+        }
+        transition(job, "Downloading", "Downloading the training image");
+        const double started = clock_.now();
+        mutate(job, [&](training_job& j) { j.training_start_time = started; });
+        transition(job, "Training", "Training image download completed. Training in progress.");
+
+        job_log_observer observer(store_, clock_, spec, config_.data_dir / "logs" / spec.name,
+                                  [this, &job](const metric_point& point) {
+                                      std::unique_lock lock(mutex_);
+                                      update_final_metrics(job.job.final_metrics, point);
+                                  });
+        const run_result result = chosen->run(request, observer, stop);
+        observer.flush();
+        watchdog.request_stop();
+
+        // On shutdown the outcome is not recorded: recover() resumes the job at the next start.
+        if (shutting_down_) return;
+
+        if (result.kind == run_result::outcome::not_started) {
+            finish(job, training_job_status::failed, "Failed", "", truncate_reason(result.message));
+            return;
+        }
+
+        const bool was_stopped = stop.stop_requested();
+        const bool failed = !was_stopped && result.exit_code != 0;
+        if (!failed) transition(job, "Uploading", "Uploading generated training model");
+
+        // Outputs: all hosts' model dirs merge into one model.tar.gz, as SageMaker does. Failed
+        // jobs still upload what exists.
+        std::vector<fs::path> model_dirs, output_dirs;
+        for (const auto& host : request.hosts) {
+            model_dirs.push_back(host.model_dir());
+            output_dirs.push_back(host.output_data_dir());
+        }
+        write_tar_gz(storage_.s3_path(model_artifact_uri(spec.s3_output_path, spec.name)), model_dirs);
+        write_tar_gz(storage_.s3_path(output_artifact_uri(spec.s3_output_path, spec.name)), output_dirs);
+
+        if (was_stopped) {
+            finish_stopped();
+        } else if (failed) {
+            const host_workspace* host = &request.hosts.front();
+            for (const auto& h : request.hosts)
+                if (h.host == result.failed_host) host = &h;
+            const std::string text = read_failure_file(host->failure_file()).value_or("");
+            finish(job, training_job_status::failed, "Failed", "",
+                   truncate_reason("AlgorithmError: " + text + ", exit code: " + std::to_string(result.exit_code)));
+        } else {
+            finish(job, training_job_status::completed, "Completed", "Training job completed");
+        }
+    } catch (const std::exception& error) {
+        if (shutting_down_) return;
+        // A platform-side failure is a job outcome, never a server crash.
+        finish(job, training_job_status::failed, "Failed", "",
+               truncate_reason(std::string("InternalServerError: ") + error.what()));
+    }
+}
+
+nlohmann::json training_job_service::describe(const std::string& name) const {
+    auto job = require(name);
+    std::shared_lock lock(mutex_);
+    return to_describe_json(job->job);
+}
+
+training_job training_job_service::get(const std::string& name) const {
+    auto job = require(name);
+    std::shared_lock lock(mutex_);
+    return job->job;
+}
+
+training_job_list training_job_service::list(const list_query& query) const {
+    std::shared_lock lock(mutex_);
+    std::vector<list_item> items;
+    items.reserve(in_creation_order_.size());
+    for (const auto& e : in_creation_order_)
+        items.push_back({e->job.name, e->job.creation_time, e->job.last_modified_time, to_string(e->job.status), {}});
+    list_page page = paginate(items, query);
+    training_job_list out;
+    out.summaries.reserve(page.indexes.size());
+    for (std::size_t i : page.indexes) out.summaries.push_back(to_summary_json(in_creation_order_[i]->job));
+    out.next_token = std::move(page.next_token);
+    return out;
+}
+
+void training_job_service::stop(const std::string& name) {
+    auto job = require(name);
+    std::optional<training_job_status> refused;
+    bool newly_stopping = false;
+    const double now = clock_.now();
+    mutate(*job, [&](training_job& j) {
+        if (j.status == training_job_status::stopping) return;
+        if (j.status != training_job_status::in_progress) {
+            refused = j.status;
+            return;
+        }
+        if (!j.transitions.empty() && !j.transitions.back().end_time) j.transitions.back().end_time = now;
+        j.transitions.push_back({"Stopping", now, std::nullopt, "Stopping the training job"});
+        j.status = training_job_status::stopping;
+        j.secondary_status = "Stopping";
+        j.last_modified_time = now;
+        if (!j.stop_reason) j.stop_reason = "user";
+        newly_stopping = true;
+    });
+    if (refused)
+        throw validation_error("The request was rejected because the training job is in status " +
+                               std::string(to_string(*refused)) + ".");
+    if (newly_stopping) job->stop.request_stop();
+}
+
+bool training_job_service::has_arn(const std::string& arn) const {
+    std::shared_lock lock(mutex_);
+    return by_lower_arn_.contains(lower(arn));
+}
+
+std::vector<metric_point> training_job_service::metric_series(const std::string& name) const {
+    require(name);
+    return store_.metric_series(name);
+}
+
+void training_job_service::on_job_finished(job_finished_listener listener) {
+    std::unique_lock lock(mutex_);
+    listeners_.push_back(std::move(listener));
+}
+
+}  // namespace smlocal

@@ -20,30 +20,42 @@ namespace smlocal::api {
 using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 using http_response = boost::beast::http::response<boost::beast::http::string_body>;
 
-/// Turns one request into one response. Runs on an Asio thread: it must not block for long.
-/// Exceptions escaping it become a bare 500.
+/// Turns one request into one response. Runs on the connection's strand (an Asio thread): it must
+/// not block for long. The server sets the version, keep-alive, Content-Length and (if absent) the
+/// Server header of what it returns. An exception escaping it becomes a 500 with the JSON body
+/// {"__type":"InternalFailure","message":<what()>}.
 using request_handler = std::function<http_response(http_request&&)>;
 
+/// Where to listen and how much a client may send, and how slowly.
 struct http_server_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;  // 0 picks a free port
     std::uint64_t body_limit = 64 * 1024 * 1024;
-    std::chrono::seconds header_timeout{10};  // time to receive a complete header
-    std::chrono::seconds read_timeout{60};    // time to receive a complete request
-    std::chrono::seconds idle_timeout{75};    // keep-alive connection with no request
+    // From connect (first request) or from the first byte (later requests) to a complete header.
+    std::chrono::seconds header_timeout{10};
+    // From a complete header to a complete body; also the budget for writing the response.
+    std::chrono::seconds read_timeout{60};
+    // How long a kept-alive connection may wait for the first byte of its next request.
+    std::chrono::seconds idle_timeout{75};
 };
 
+/// The listening socket and its connections. The caller runs the io_context (on any number of
+/// threads); the server owns no thread.
 class http_server {
 public:
     /// Binds and listens at once (throws boost::system::system_error when it cannot).
+    /// The host may be an address or a name (the first resolved address is used).
     http_server(boost::asio::io_context& io, http_server_options options, request_handler handler);
+    /// Calls stop(). The io_context must outlive the server.
     ~http_server();
 
     /// The bound port (the real one when options.port was 0).
     std::uint16_t port() const;
     /// Starts accepting connections on the io_context.
     void start();
-    /// Stops accepting; open connections finish their current request and then close.
+    /// Stops accepting; open connections finish their current request and then close (idle ones
+    /// close at once). Safe from any thread, idempotent. Once every connection is gone the server
+    /// holds no work on the io_context, so io_context::run() returns.
     void stop();
 
 private:

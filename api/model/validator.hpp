@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,14 +21,22 @@ public:
     static service_model parse(const nlohmann::json& document);
 
     bool has_operation(std::string_view operation) const;
-    /// Input / output shape names of an operation; empty when it has none.
+    /// Input / output shape names of an operation; empty when it has none or is unknown.
     const std::string& input_shape(std::string_view operation) const;
     const std::string& output_shape(std::string_view operation) const;
     const nlohmann::json& shape(std::string_view name) const;  // throws std::out_of_range
 
+    /// Model patterns RE2 cannot run even after translation from Java syntax, as
+    /// "<Shape>: <pattern> (<reason>)". Their pattern check is skipped; everything else still holds.
+    const std::vector<std::string>& skipped_patterns() const;
+
     struct compiled;  // shapes with their RE2 patterns compiled once
 
 private:
+    explicit service_model(std::shared_ptr<const compiled> c) : compiled_(std::move(c)) {}
+    static service_model compile(const nlohmann::json& document);
+
+    // Shared so that copies are cheap and the shape graph (which points into itself) never moves.
     std::shared_ptr<const compiled> compiled_;
     friend class request_validator;
     friend std::vector<std::string> check_output(const service_model&, std::string_view, const nlohmann::json&);
@@ -50,7 +59,9 @@ public:
     /// Checks `request` against the operation's input shape: required members, types, enums,
     /// lengths, value ranges, list and map sizes, and patterns (RE2). Members the model does not
     /// know are removed from `request` (newer clients may send them), so what is stored and echoed
-    /// is only what the model defines.
+    /// is only what the model defines; `null` optional members are removed too, and ISO-8601
+    /// timestamp strings are replaced by epoch seconds. Throws std::out_of_range for an operation
+    /// the model does not have.
     validation_result validate(std::string_view operation, nlohmann::json& request) const;
 
 private:
@@ -62,6 +73,7 @@ std::string format_validation_message(const std::vector<std::string>& violations
 
 /// Checks a response body against the operation's output shape (required members present, types,
 /// enums, no unknown members, no nulls). Returns a description per problem; empty when it conforms.
+/// Timestamps must be JSON numbers here. Throws std::out_of_range for an unknown operation.
 /// Used by tests, and by the server under --check-responses.
 std::vector<std::string> check_output(const service_model& model, std::string_view operation,
                                       const nlohmann::json& response);

@@ -12,7 +12,9 @@ namespace smlocal {
 /// a partial archive. Throws std::runtime_error with libarchive's message.
 void write_tar_gz(const std::filesystem::path& archive, const std::vector<std::filesystem::path>& source_dirs);
 
-/// Extracts a tar or tar.gz into `destination`, refusing members that would land outside it.
+/// Extracts a tar or tar.gz into `destination` (created if missing), refusing members that would
+/// land outside it: absolute names, ".." segments, writes through symlinks. Symlink members are
+/// restored as links. Throws std::runtime_error (with libarchive's message) on the first refusal.
 void extract_archive(const std::filesystem::path& archive, const std::filesystem::path& destination);
 
 }  // namespace smlocal

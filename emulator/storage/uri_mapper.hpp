@@ -16,7 +16,9 @@ struct storage_roots {
 
 class uri_mapper {
 public:
-    /// Roots are made absolute (and created if missing).
+    /// Roots are created if missing and made absolute and canonical (symlinks resolved), so the
+    /// confinement checks compare physical paths. Throws std::invalid_argument for an empty root
+    /// and std::filesystem::filesystem_error when a root cannot be created.
     explicit uri_mapper(storage_roots roots);
 
     /// s3://bucket/key (or https://bucket.s3.../key, as the model's pattern allows) -> local path.
@@ -28,7 +30,8 @@ public:
     std::filesystem::path file_system_path(std::string_view type, std::string_view file_system_id,
                                            std::string_view directory_path) const;
 
-    /// The inverse of s3_path for a path under the S3 root (used to name artifacts).
+    /// The inverse of s3_path for a path under the S3 root (used to name artifacts); a trailing
+    /// separator gives a key ending in '/'. Throws std::invalid_argument for any other path.
     std::string s3_uri(const std::filesystem::path& local) const;
 
     const storage_roots& roots() const { return roots_; }
