@@ -4,11 +4,13 @@
 // drives the secondary statuses and packages outputs; a runner only runs the hosts.
 
 #include <filesystem>
+#include <map>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "emulator/storage/staging.hpp"
 #include "emulator/training_job.hpp"
 
 namespace smlocal {
@@ -27,11 +29,21 @@ struct host_workspace {
     std::filesystem::path checkpoint_dir() const { return root / "checkpoints"; }
 };
 
-/// A channel after URI mapping: the local folder (or manifest file) its data comes from.
+/// A channel after URI mapping and staging: where each host's data is on the local disk.
 struct resolved_channel {
     channel_spec spec;
-    std::filesystem::path source;  // local folder of an S3 prefix / file system path, or manifest file
+    std::filesystem::path source;  // the folder every host mounts (an S3 prefix folder or a file system path)
     bool read_only = true;
+    /// Per-host folders where one shared folder cannot express the channel (ShardedByS3Key,
+    /// manifests, partial-name prefixes): host -> staging folder of hard links. Overrides `source`.
+    std::map<std::string, std::filesystem::path> host_sources;
+    /// Pipe mode: the objects each host's FIFO carries, in order.
+    std::map<std::string, std::vector<channel_object>> host_objects;
+
+    const std::filesystem::path& source_for(const std::string& host) const {
+        auto it = host_sources.find(host);
+        return it == host_sources.end() ? source : it->second;
+    }
 };
 
 struct run_request {

@@ -321,6 +321,14 @@ constexpr int checkpoint_after_pages = 1000;
 class store::checkpointer {
 public:
     explicit checkpointer(const std::filesystem::path& db_file) : db_(open_connection(db_file)) {
+        try {
+            // A fresh connection does not know the file is in WAL mode until it reads it; until
+            // then every checkpoint call is a silent no-op.
+            exec(db_, "PRAGMA journal_mode = WAL", "checkpointer journal_mode");
+        } catch (...) {
+            sqlite3_close(db_);
+            throw;
+        }
         thread_ = std::thread([this] { run(); });
     }
     ~checkpointer() {

@@ -219,6 +219,72 @@ std::vector<resolved_channel> training_job_service::resolve_channels(const train
     return out;
 }
 
+namespace {
+
+bool folder_has_a_file(const fs::path& folder) {
+    std::error_code error;
+    for (auto it = fs::recursive_directory_iterator(folder, error); !error && it != fs::recursive_directory_iterator();
+         it.increment(error))
+        if (it->is_regular_file(error)) return true;
+    return false;
+}
+
+}  // namespace
+
+std::vector<resolved_channel> training_job_service::stage_channels(const training_job_spec& spec,
+                                                                   const std::vector<host_workspace>& hosts) const {
+    std::vector<resolved_channel> channels = resolve_channels(spec);
+    for (auto& channel : channels) {
+        const channel_spec& c = channel.spec;
+        if (c.is_file_system()) {
+            if (!fs::is_directory(channel.source))
+                throw input_data_error("Data download failed: no data found for channel '" + c.name + "' at " +
+                                       c.file_system_type + " " + c.file_system_id + c.directory_path +
+                                       " (local path " + channel.source.string() + ")");
+            continue;
+        }
+        const bool sharded = c.s3_distribution_type == "ShardedByS3Key" && hosts.size() > 1;
+        const bool pipe = c.input_mode == "Pipe";
+        // The common case needs no staging at all: every host bind-mounts the prefix folder.
+        if (!pipe && !sharded && c.s3_data_type == "S3Prefix" && prefix_is_folder(storage_, c.s3_uri)) {
+            if (!folder_has_a_file(channel.source))
+                throw input_data_error("Data download failed: no data found for channel '" + c.name + "' at " +
+                                       c.s3_uri + " (local path " + channel.source.string() + ")");
+            continue;
+        }
+        std::vector<channel_object> objects;
+        if (c.s3_data_type == "S3Prefix") {
+            objects = list_s3_prefix(storage_, c.s3_uri);
+        } else if (c.s3_data_type == "ManifestFile") {
+            try {
+                objects = list_manifest(storage_, c.s3_uri);
+            } catch (const std::runtime_error& error) {
+                throw input_data_error("Data download failed for channel '" + c.name + "': " + error.what());
+            }
+        } else {
+            throw input_data_error("S3DataType " + c.s3_data_type + " is only supported in Pipe mode by smlocal (channel '" +
+                                   c.name + "')");
+        }
+        if (objects.empty())
+            throw input_data_error("Data download failed: no data found for channel '" + c.name + "' at " + c.s3_uri +
+                                   " (local path " + channel.source.string() + ")");
+        for (std::size_t i = 0; i < hosts.size(); ++i) {
+            const host_workspace& host = hosts[i];
+            std::vector<channel_object> share =
+                sharded ? shard_for_host(objects, static_cast<int>(i) + 1, static_cast<int>(hosts.size())) : objects;
+            if (pipe) {
+                channel.host_objects[host.host] = std::move(share);
+            } else {
+                const fs::path folder = host.root / "staging" / c.name;
+                stage_objects(share, folder);
+                channel.host_sources[host.host] = folder;
+            }
+        }
+        if (!channel.host_sources.empty()) channel.source = channel.host_sources.begin()->second;
+    }
+    return channels;
+}
+
 std::string training_job_service::create(nlohmann::json request, std::optional<std::string> tuning_job_arn) {
     apply_create_defaults(request);
     const training_job_spec spec = parse_training_job_spec(request);
@@ -374,19 +440,12 @@ void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_to
         }
 
         transition(job, "Downloading", "Downloading input data");
-        request.channels = resolve_channels(spec);
-        for (const auto& channel : request.channels) {
-            if (!fs::exists(channel.source)) {
-                const std::string where = channel.spec.is_file_system()
-                                              ? channel.spec.file_system_type + " " + channel.spec.file_system_id +
-                                                    channel.spec.directory_path
-                                              : channel.spec.s3_uri;
-                finish(job, training_job_status::failed, "Failed", "",
-                       truncate_reason("ClientError: Data download failed: no data found for channel '" +
-                                       channel.spec.name + "' at " + where + " (local path " + channel.source.string() +
-                                       ")"));
-                return;
-            }
+        try {
+            request.channels = stage_channels(spec, request.hosts);
+        } catch (const input_data_error& error) {
+            finish(job, training_job_status::failed, "Failed", "",
+                   truncate_reason(std::string("ClientError: ") + error.what()));
+            return;
         }
 
         const std::string& image = spec.training_image;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,12 @@
 #include "emulator/training_job.hpp"
 
 namespace smlocal {
+
+/// A channel's data is missing or unusable: the job fails with "ClientError: <what>".
+class input_data_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 struct emulator_config {
     std::string region = "us-east-1";
@@ -101,7 +108,12 @@ private:
     void transition(entry& job, const std::string& secondary, const std::string& message);
     void finish(entry& job, training_job_status status, const std::string& secondary, const std::string& message,
                 std::optional<std::string> failure_reason = std::nullopt);
+    /// Maps every channel's URI to a local path (refusing escapes); touches no file.
     std::vector<resolved_channel> resolve_channels(const training_job_spec& spec) const;
+    /// The Downloading step: checks that data exists and builds per-host staging folders where
+    /// needed. Throws input_data_error, which fails the job with a ClientError.
+    std::vector<resolved_channel> stage_channels(const training_job_spec& spec,
+                                                 const std::vector<host_workspace>& hosts) const;
     std::string arn_for(const std::string& name) const;
 
     emulator_config config_;

@@ -318,7 +318,18 @@ class Server:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        """Removes the output log and, when the Server made it, the data dir."""
+        if self._stderr_path:
+            try:
+                os.unlink(self._stderr_path)
+            except OSError:
+                pass
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -669,4 +680,4 @@ def _stop_class_server(server: Server) -> None:
     try:
         server.stop()
     finally:
-        shutil.rmtree(server.data_dir, ignore_errors=True)
+        server.cleanup()

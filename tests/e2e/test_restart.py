@@ -23,9 +23,12 @@ class RestartTest(E2ETestCase):
         return [s for s in (self.first, self.second) if s is not None]
 
     def tearDown(self):
-        for server in self.servers_under_test():
-            server.kill9()
-        super().tearDown()
+        try:
+            super().tearDown()
+        finally:
+            for server in self.servers_under_test():
+                server.kill9()
+                server.cleanup()
 
     def start_completed_job(self, client, name):
         client.create_training_job(**job_request(

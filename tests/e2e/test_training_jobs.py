@@ -371,6 +371,56 @@ class TrainingJobLifecycleTest(JobTestCase):
                 error = error_of(lambda: self.client.describe_training_job(TrainingJobName=name))
                 self.assertClientError(error, "ValidationException", NOT_FOUND)
 
+    def test_symlinks_escaping_the_root_are_rejected(self):
+        bucket = os.path.join(self.server.data_dir, "s3", "e2e-bucket")
+        os.makedirs(bucket, exist_ok=True)
+        os.symlink("/etc", os.path.join(bucket, "etc-link"))
+        outside = os.path.join(os.path.dirname(self.server.data_dir.rstrip("/")))
+        os.symlink(outside, os.path.join(bucket, "out-link"))
+        for kind, kwargs in {
+            "input": {"input_data_config": [s3_channel("train", "s3://e2e-bucket/etc-link/")]},
+            "output": {"output_path": "s3://e2e-bucket/out-link/escaped"},
+        }.items():
+            with self.subTest(kind=kind):
+                name = f"symlink-{kind}"
+                error = error_of(lambda: self.client.create_training_job(
+                    **job_request(name, **kwargs)))
+                self.assertClientError(error, "ValidationException")
+                error = error_of(lambda: self.client.describe_training_job(TrainingJobName=name))
+                self.assertClientError(error, "ValidationException", NOT_FOUND)
+        self.assertFalse(os.path.exists(os.path.join(outside, "escaped")))
+
+    def test_cross_field_validation(self):
+        def fs_channel(mode):
+            return {"ChannelName": "efs", "InputMode": mode, "DataSource": {
+                "FileSystemDataSource": {"FileSystemId": "fs-12345678",
+                                         "FileSystemAccessMode": "ro", "FileSystemType": "EFS",
+                                         "DirectoryPath": "/d"}}}
+
+        manifest_fastfile = {"ChannelName": "train", "InputMode": "FastFile", "DataSource": {
+            "S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://e2e-bucket/m"}}}
+        cases = {
+            "duplicate channel names": {"input_data_config": [
+                s3_channel("train", "s3://e2e-bucket/a/"),
+                s3_channel("train", "s3://e2e-bucket/b/")]},
+            "TrainingImage and AlgorithmName": {"AlgorithmSpecification": {
+                "TrainingImage": "simulator/quadratic", "AlgorithmName": "my-algo",
+                "TrainingInputMode": "File"}},
+            "spot MaxWait below MaxRuntime": {"EnableManagedSpotTraining": True,
+                                              "StoppingCondition": {"MaxRuntimeInSeconds": 100,
+                                                                    "MaxWaitTimeInSeconds": 50}},
+            "FastFile with ManifestFile": {"input_data_config": [manifest_fastfile]},
+            "file system channel in Pipe mode": {"input_data_config": [fs_channel("Pipe")]},
+        }
+        for label, kwargs in cases.items():
+            with self.subTest(label):
+                name = "cross-" + label.lower().replace(" ", "-")[:40]
+                error = error_of(lambda: self.raw_client.create_training_job(
+                    **job_request(name, **kwargs)))
+                self.assertClientError(error, "ValidationException")
+                error = error_of(lambda: self.client.describe_training_job(TrainingJobName=name))
+                self.assertClientError(error, "ValidationException", NOT_FOUND)
+
     def test_non_simulator_image_fails_cleanly_without_simulate_all(self):
         name = "real-image"
         self.create(name, image=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/my-algo:latest")
@@ -516,6 +566,9 @@ class StopTrainingJobTest(JobTestCase):
         response = self.client.stop_training_job(TrainingJobName=name)
         self.assertEqual(set(response) - {"ResponseMetadata"}, set())
         d = self.client.describe_training_job(TrainingJobName=name)
+        if d["TrainingJobStatus"] == "Stopping":
+            # Stopping an already Stopping job succeeds (spec 4.4, emulator choice).
+            self.client.stop_training_job(TrainingJobName=name)
         self.assertIn(d["TrainingJobStatus"], ("Stopping", "Stopped"))
         if d["TrainingJobStatus"] == "Stopping":
             self.assertEqual(d["SecondaryStatus"], "Stopping")
@@ -619,6 +672,20 @@ class TagsTest(JobTestCase):
                 {"Key": "empty", "Value": ""}]
         self.client.add_tags(ResourceArn=arn, Tags=tags)
         self.assertEqual(self.list_tags(arn), self.as_dict(tags))
+
+    def test_at_most_fifty_tags_per_resource(self):
+        tags = [{"Key": f"k{i:02d}", "Value": str(i)} for i in range(50)]
+        arn = self.create("fifty-tags", tags=tags)["TrainingJobArn"]
+        listed = self.client.list_tags(ResourceArn=arn, MaxResults=50)
+        self.assertEqual(self.as_dict(listed["Tags"]), self.as_dict(tags))
+        self.assertNotIn("NextToken", listed)
+        error = error_of(lambda: self.client.add_tags(
+            ResourceArn=arn, Tags=[{"Key": "one-more", "Value": "x"}]))
+        self.assertClientError(error, "ValidationException")
+        # Overwriting an existing key does not add a tag, so it is allowed.
+        self.client.add_tags(ResourceArn=arn, Tags=[{"Key": "k00", "Value": "new"}])
+        self.assertEqual(self.list_tags(arn)["k00"], "new")
+        self.assertEqual(len(self.list_tags(arn)), 50)
 
     def test_job_without_tags_lists_none(self):
         arn = self.create("untagged-job")["TrainingJobArn"]

@@ -1,0 +1,302 @@
+#include "compose/compose_file.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace smlocal;
+using namespace smlocal::compose;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* docker_compose = "/usr/bin/docker-compose";
+constexpr const char* jobs_root = "/var/lib/smlocal/jobs";
+
+// Same construction as tests/compose/container_plan_test.cpp (kept local to this file).
+struct job_fixture {
+    training_job_spec spec;
+    run_request request;
+
+    explicit job_fixture(json create_request) {
+        apply_create_defaults(create_request);
+        spec = parse_training_job_spec(create_request);
+        request.spec = &spec;
+        request.job_name = spec.name;
+        request.job_arn = "arn:aws:sagemaker:us-east-1:123456789012:training-job/" + spec.name;
+        request.region = "us-east-1";
+        for (int i = 1; i <= spec.instance_count; ++i) {
+            const std::string host = "algo-" + std::to_string(i);
+            request.hosts.push_back({host, std::filesystem::path(jobs_root) / spec.name / host});
+        }
+        for (const auto& channel : spec.channels) {
+            resolved_channel r;
+            r.spec = channel;
+            if (channel.is_file_system()) {
+                r.source = "/var/lib/smlocal/efs/" + channel.file_system_id + channel.directory_path;
+                r.read_only = channel.file_system_access_mode != "rw";
+            } else {
+                r.source = "/var/lib/smlocal/s3/" + channel.s3_uri.substr(5);
+            }
+            // As the Downloading step stages them: <host root>/staging/<channel>, hard links.
+            if (channel.s3_distribution_type == "ShardedByS3Key" && request.hosts.size() > 1 &&
+                channel.input_mode != "Pipe") {
+                for (const auto& host : request.hosts) r.host_sources[host.host] = host.root / "staging" / channel.name;
+                r.source = r.host_sources.begin()->second;
+            }
+            request.channels.push_back(std::move(r));
+        }
+    }
+    job_fixture(const job_fixture&) = delete;
+    job_fixture& operator=(const job_fixture&) = delete;
+};
+
+json minimal_request() {
+    return json::parse(R"json({
+        "TrainingJobName": "Single-Job",
+        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+        "AlgorithmSpecification": {"TrainingImage": "trainer:latest", "TrainingInputMode": "File"},
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/out/"},
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train/"}}}]
+    })json");
+}
+
+// The golden job of container_plan_test.cpp.
+json two_host_request() {
+    return json::parse(R"json({
+        "TrainingJobName": "Sharded-Job-1",
+        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+        "AlgorithmSpecification": {
+            "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer:1.0",
+            "TrainingInputMode": "File",
+            "ContainerEntrypoint": ["python3", "/opt/program/train.py"],
+            "ContainerArguments": ["--epochs", "3"]},
+        "OutputDataConfig": {"S3OutputPath": "s3://training-data/output/"},
+        "HyperParameters": {"epochs": "3", "learning-rate": "0.1", "sagemaker_program": "\"train.py\""},
+        "Environment": {"LOG_LEVEL": "debug", "GREETING": "say \"hi\" to $USER\\now\nbye"},
+        "InputDataConfig": [
+            {"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": "s3://training-data/sharded/train/",
+                "S3DataDistributionType": "ShardedByS3Key"}}},
+            {"ChannelName": "stream", "InputMode": "Pipe", "RecordWrapperType": "RecordIO",
+             "CompressionType": "Gzip", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": "s3://training-data/stream/"}}},
+            {"ChannelName": "shared", "DataSource": {"FileSystemDataSource": {
+                "FileSystemId": "fs-0abcdef1234567890", "FileSystemType": "EFS",
+                "FileSystemAccessMode": "rw", "DirectoryPath": "/shared"}}}],
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 50},
+        "CheckpointConfig": {"S3Uri": "s3://training-data/checkpoints/Sharded-Job-1/"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600}
+    })json");
+}
+
+plan_options two_host_options() {
+    plan_options options;
+    options.shm_size_bytes = std::int64_t{1} << 30;
+    options.limit_resources = true;
+    options.extra_env = {{"S3_ENDPOINT_URL", "http://172.17.0.1:8080"},
+                         {"AWS_ACCESS_KEY_ID", "local"},
+                         {"AWS_SECRET_ACCESS_KEY", "local"}};
+    return options;
+}
+
+// Runs a shell command; returns its exit status and combined output.
+std::pair<int, std::string> run(const std::string& command) {
+    std::string output;
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    REQUIRE_MESSAGE(pipe, "cannot run " << command);
+    std::array<char, 4096> buffer{};
+    std::size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::filesystem::path write_temp(const std::string& name, const std::string& text) {
+    const auto dir = std::filesystem::temp_directory_path() / ("smlocal-compose-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto file = dir / name;
+    std::ofstream(file, std::ios::binary) << text;
+    return file;
+}
+
+// docker-compose's own validation (no engine needed). Empty when it accepts the file.
+std::string compose_rejects(const std::string& yaml, const std::string& name) {
+    const auto file = write_temp(name, yaml);
+    auto [status, output] = run(std::string(docker_compose) + " -f '" + file.string() + "' config -q");
+    return status == 0 ? std::string() : "exit " + std::to_string(status) + ": " + output + "\n--- file ---\n" + yaml;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+#ifdef SMLOCAL_SOURCE_DIR
+// Compares `actual` with tests/compose/golden/<name>; SMLOCAL_UPDATE_GOLDEN=1 rewrites the file.
+void check_golden(const std::string& name, const std::string& actual) {
+    const std::filesystem::path golden = std::filesystem::path(SMLOCAL_SOURCE_DIR) / "tests/compose/golden" / name;
+    if (std::getenv("SMLOCAL_UPDATE_GOLDEN")) {
+        std::ofstream(golden, std::ios::binary) << actual;
+        MESSAGE("rewrote " << golden.string());
+    }
+    std::ifstream in(golden, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "missing golden file " << golden.string() << " (SMLOCAL_UPDATE_GOLDEN=1 writes it)");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    const std::string expected = buffer.str();
+    if (expected == actual) return;
+
+    const std::filesystem::path actual_file = std::filesystem::temp_directory_path() / (name + ".actual");
+    std::ofstream(actual_file, std::ios::binary) << actual;
+    std::istringstream e(expected), a(actual);
+    std::string el, al;
+    int line = 0;
+    while (true) {
+        ++line;
+        const bool more_e = static_cast<bool>(std::getline(e, el));
+        const bool more_a = static_cast<bool>(std::getline(a, al));
+        if (!more_e && !more_a) break;
+        if (!more_e) el = "<end of file>";
+        if (!more_a) al = "<end of file>";
+        if (el != al || !more_e || !more_a) break;
+    }
+    FAIL_CHECK("golden mismatch for " << golden.string() << " at line " << line << "\n  golden: " << el
+                                      << "\n  actual: " << al << "\nsee: diff -u " << golden.string() << " "
+                                      << actual_file.string());
+}
+#endif
+
+}  // namespace
+
+#ifdef SMLOCAL_SOURCE_DIR
+TEST_CASE("golden: compose file of the 2-host job") {
+    job_fixture job(two_host_request());
+    check_golden("plan_two_hosts.compose.yml", to_compose_yaml(make_plan(job.request, two_host_options())));
+}
+#else
+TEST_CASE("golden files need SMLOCAL_SOURCE_DIR") {
+    FAIL("compile with -DSMLOCAL_SOURCE_DIR=\\\"/path/to/source\\\" to run the compose file golden tests");
+}
+#endif
+
+TEST_CASE("compose file pieces follow the plan") {
+    job_fixture job(minimal_request());
+    SUBCASE("defaults: train command, no deploy, non-internal network") {
+        const std::string yaml = to_compose_yaml(make_plan(job.request, {}));
+        CHECK(contains(yaml, "    command: [\"train\"]\n"));
+        CHECK_FALSE(contains(yaml, "entrypoint:"));
+        CHECK_FALSE(contains(yaml, "deploy:"));
+        CHECK_FALSE(contains(yaml, "shm_size:"));
+        CHECK_FALSE(contains(yaml, "internal:"));
+        CHECK(contains(yaml, "      - \"/var/lib/smlocal/jobs/Single-Job/algo-1/input/config:/opt/ml/input/config:ro\"\n"));
+        CHECK(contains(yaml, "      - \"/var/lib/smlocal/jobs/Single-Job/algo-1/model:/opt/ml/model\"\n"));
+        CHECK(contains(yaml, "      \"smlocal-single-job\":\n        aliases: [\"algo-1\"]\n"));
+        CHECK(contains(yaml, "networks:\n  \"smlocal-single-job\":\n    name: \"smlocal-single-job\"\n"));
+    }
+    SUBCASE("entrypoint only clears the command; isolation; GPUs; warnings as comments") {
+        job.spec.container_entrypoint = {"/bin/sh", "-c", "echo $HOME"};
+        job.spec.enable_network_isolation = true;
+        job.spec.instance_type = "ml.g5.2xlarge";
+        plan_options options;
+        options.host_gpu_count = 1;
+        options.limit_resources = true;
+        options.extra_env = {{"AWS_REGION", "x"}};
+        job.spec.environment = {{"AWS_REGION", "y"}};
+        const std::string yaml = to_compose_yaml(make_plan(job.request, options));
+        CHECK(contains(yaml, "    entrypoint: [\"/bin/sh\", \"-c\", \"echo $$HOME\"]\n    command: []\n"));
+        CHECK(contains(yaml, "    internal: true\n"));
+        CHECK(contains(yaml, "        limits:\n          cpus: \"8\"\n          memory: \"34359738368\"\n"));
+        CHECK(contains(yaml, "        reservations:\n          devices:\n            - driver: \"nvidia\"\n"
+                             "              count: all\n              capabilities: [\"gpu\"]\n"));
+        CHECK(contains(yaml, "#   - Environment variable AWS_REGION from the job's Environment overrides"));
+    }
+    SUBCASE("a path holding ':' uses the long volume syntax") {
+        job.request.channels[0].source = "/data/a:b";
+        const std::string yaml = to_compose_yaml(make_plan(job.request, {}));
+        CHECK(contains(yaml, "      - type: \"bind\"\n        source: \"/data/a:b\"\n"
+                             "        target: \"/opt/ml/input/data/train\"\n        read_only: true\n"));
+    }
+}
+
+TEST_CASE("docker-compose accepts the files") {
+    if (!std::filesystem::exists(docker_compose)) {
+        WARN_MESSAGE(false, "skipped: " << docker_compose << " is not installed");
+        return;
+    }
+    SUBCASE("the 2-host job") {
+        job_fixture job(two_host_request());
+        const std::string problem = compose_rejects(to_compose_yaml(make_plan(job.request, two_host_options())), "two.yml");
+        CHECK_MESSAGE(problem.empty(), problem);
+    }
+    SUBCASE("isolated GPU job with an entrypoint only, and a path holding ':'") {
+        job_fixture job(minimal_request());
+        job.spec.container_entrypoint = {"/bin/sh", "-c", "echo ${HOME} $$"};
+        job.spec.enable_network_isolation = true;
+        job.spec.instance_type = "ml.p3.8xlarge";
+        job.request.channels[0].source = "/data/a:b";
+        plan_options options;
+        options.host_gpu_count = 2;
+        options.limit_resources = true;
+        options.shm_size_bytes = 123456789;
+        const std::string yaml = to_compose_yaml(make_plan(job.request, options));
+        const std::string problem = compose_rejects(yaml, "gpu.yml");
+        CHECK_MESSAGE(problem.empty(), problem);
+    }
+}
+
+TEST_CASE("strings survive YAML and Compose interpolation unchanged") {
+    if (run("python3 -c 'import yaml'").first != 0) {
+        WARN_MESSAGE(false, "skipped: python3 with PyYAML is not installed");
+        return;
+    }
+    // Everything YAML or Compose could reinterpret: quotes, escapes, '$', line breaks of both
+    // worlds, control characters, a BOM, non-ASCII, and scalars that would otherwise not be strings.
+    const std::map<std::string, std::string> tricky{
+        {"QUOTES", "say \"hi\" and 'bye'"},
+        {"BACKSLASH", "C:\\path\\n\\"},
+        {"DOLLARS", "$HOME ${HOME} $$ $"},
+        {"BREAKS", "a\nb\r\nc\td"},
+        {"CONTROL", std::string("bell\x07 esc\x1b del\x7f nul-free")},
+        {"UNICODE_BREAKS", "nel\u0085 ls\u2028 ps\u2029 bom\ufeff"},
+        {"UNICODE", "\u00e9t\u00e9 \u6f22\u5b57 \U0001F600"},
+        {"YAML_WORDS", "yes"},
+        {"NULL_WORD", "null"},
+        {"NUMBER", "1e3"},
+        {"EMPTY", ""},
+        {"SYNTAX", ": # - [x] {y} & * ! | > % @ ` ,"},
+    };
+    job_fixture job(minimal_request());
+    job.spec.environment = tricky;
+    job.spec.training_image = "image:\"odd\" $tag";
+    const std::string yaml = to_compose_yaml(make_plan(job.request, {}));
+    const auto file = write_temp("tricky.yml", yaml);
+
+    const std::string script = "import sys, yaml, json; d = yaml.safe_load(open(sys.argv[1], encoding='utf-8')); "
+                               "s = d['services']['algo-1']; "
+                               "print(json.dumps({'env': s['environment'], 'image': s['image']}))";
+    auto [status, output] = run("python3 -c \"" + script + "\" '" + file.string() + "'");
+    REQUIRE_MESSAGE(status == 0, output << "\n--- file ---\n" << yaml);
+    const json loaded = json::parse(output);
+    // Compose turns "$$" back into "$".
+    auto uninterpolate = [](std::string text) {
+        for (std::size_t at = 0; (at = text.find("$$", at)) != std::string::npos; ++at) text.erase(at, 1);
+        return text;
+    };
+    for (const auto& [key, value] : tricky) {
+        CAPTURE(key);
+        REQUIRE(loaded["env"].contains(key));
+        CHECK(uninterpolate(loaded["env"][key].get<std::string>()) == value);
+    }
+    CHECK(uninterpolate(loaded["image"].get<std::string>()) == job.spec.training_image);
+
+    if (std::filesystem::exists(docker_compose)) {
+        const std::string problem = compose_rejects(yaml, "tricky-compose.yml");
+        CHECK_MESSAGE(problem.empty(), problem);
+    }
+}
