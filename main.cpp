@@ -4,6 +4,7 @@
 #include <utility>  // before Asio in C++20 (Boost 1.74)
 
 #include <csignal>
+#include <unistd.h>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "api/http/http_server.hpp"
 #include "api/router.hpp"
 #include "api/sagemaker/sagemaker_service.hpp"
+#include "compose/docker_client.hpp"
+#include "compose/docker_runner.hpp"
 #include "emulator/clock.hpp"
 #include "emulator/simulator/simulator_runner.hpp"
 #include "emulator/storage/uri_mapper.hpp"
@@ -36,10 +39,50 @@ struct serve_options {
     std::string account_id = "123456789012";
     bool simulate_all = false;
     unsigned threads = 2;
+    // Containers
+    std::uint64_t shm_size = 0;  // 0: half of the host's memory
+    double stop_grace_seconds = 120;
+    bool keep_containers = false;
+    std::uint64_t min_free_disk = 2ULL << 30;
+    bool limit_resources = false;
+    std::string gpu_fallback = "fail";
 };
+
+std::uint64_t half_of_host_memory() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_size = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page_size > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size) / 2 : 0;
+}
+
+// NVIDIA GPUs as the driver exposes them (/dev/nvidia0, /dev/nvidia1, ...).
+int host_gpu_count() {
+    int count = 0;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator("/dev", error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > 6 && name.rfind("nvidia", 0) == 0 &&
+            name.find_first_not_of("0123456789", 6) == std::string::npos)
+            ++count;
+    }
+    return count;
+}
+
+smlocal::compose::docker_runner_options runner_options(const serve_options& options) {
+    smlocal::compose::docker_runner_options out;
+    out.plan.shm_size_bytes = static_cast<std::int64_t>(options.shm_size ? options.shm_size : half_of_host_memory());
+    out.plan.limit_resources = options.limit_resources;
+    out.plan.host_gpu_count = host_gpu_count();
+    out.plan.gpu_cpu_fallback = options.gpu_fallback == "cpu";
+    out.stop_grace = std::chrono::milliseconds(static_cast<long long>(options.stop_grace_seconds * 1000));
+    out.keep_containers = options.keep_containers;
+    out.min_free_bytes = options.min_free_disk;
+    return out;
+}
 
 int serve(const serve_options& options) {
     using namespace smlocal;
+    // A peer that goes away (a client socket, a Pipe-mode reader) must be an error code, not a death.
+    std::signal(SIGPIPE, SIG_IGN);
     fs::create_directories(options.data_dir);
     const fs::path data_dir = fs::absolute(options.data_dir);
     store db(data_dir / "state.db");
@@ -47,9 +90,12 @@ int serve(const serve_options& options) {
                         options.efs_root.empty() ? data_dir / "efs" : options.efs_root,
                         options.fsx_root.empty() ? data_dir / "fsx" : options.fsx_root});
     simulator::simulator_runner simulator(wall_clock());
+    // DOCKER_HOST (unix:// or tcp://) picks the engine; an unreachable one fails jobs, not the server.
+    compose::docker_client docker;
+    compose::docker_runner containers(docker, runner_options(options));
 
     emulator_config config{options.region, options.account_id, data_dir, options.simulate_all};
-    training_job_service training_jobs(config, db, storage, wall_clock(), runner_set{&simulator, nullptr});
+    training_job_service training_jobs(config, db, storage, wall_clock(), runner_set{&simulator, &containers});
     tag_service tags(db, [&](const std::string& arn) { return training_jobs.has_arn(arn); });
     tags.recover();
     training_jobs.recover();
@@ -78,6 +124,36 @@ int serve(const serve_options& options) {
     for (auto& worker : workers) worker.join();
     std::cerr << "smlocal stopped" << std::endl;
     return 0;
+}
+
+int doctor(const serve_options& options) {
+    using namespace smlocal;
+    const auto runner = runner_options(options);
+    std::cout << "shm size for jobs:  " << runner.plan.shm_size_bytes / (1024 * 1024) << " MiB"
+              << (options.shm_size ? "" : " (half of host memory; --shm-size to change)") << "\n";
+    std::cout << "GPUs on this host:  " << runner.plan.host_gpu_count << "\n";
+    compose::docker_client docker;
+    std::cout << "Docker host:        " << docker.host() << "\n";
+    try {
+        const auto version = docker.version();
+        const auto info = docker.info();
+        std::cout << "Docker engine:      " << version.value("Version", "?") << " (API " << version.value("ApiVersion", "?")
+                  << ")\n";
+        const std::string root = info.value("DockerRootDir", "");
+        std::cout << "Docker data-root:   " << root;
+        std::error_code error;
+        const auto space = fs::space(root, error);
+        if (!error)
+            std::cout << " (" << space.available / (1024 * 1024 * 1024) << " GiB free; jobs need "
+                      << options.min_free_disk / (1024 * 1024 * 1024) << " GiB)";
+        std::cout << "\n";
+        std::cout << "Docker default shm: " << (info.contains("DefaultShmSize") ? std::to_string(info["DefaultShmSize"].get<long long>()) : std::string("64 MiB (engine default)")) << "\n";
+        std::cout << "GPU runtime:        " << (info.value("Runtimes", nlohmann::json::object()).contains("nvidia") ? "nvidia" : "none") << "\n";
+        return 0;
+    } catch (const std::exception& error) {
+        std::cout << "Docker engine:      unreachable: " << error.what() << "\n";
+        return 1;
+    }
 }
 
 }  // namespace
@@ -111,9 +187,35 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(1u, 64u));
 
+    auto container_flags = [&](CLI::App* command) {
+        command->add_option("--shm-size", options.shm_size, "/dev/shm of every container, e.g. 16g (default: half of host memory)")
+            ->transform(CLI::AsSizeValue(false));
+        command->add_option("--min-free-disk", options.min_free_disk,
+                            "Fail jobs fast when the Docker data-root has less free space than this")
+            ->transform(CLI::AsSizeValue(false))
+            ->capture_default_str();
+        command->add_option("--gpu-fallback", options.gpu_fallback,
+                            "GPU instance types on a host without GPUs: fail the job, or run on cpu with a warning")
+            ->check(CLI::IsMember({"fail", "cpu"}))
+            ->capture_default_str();
+    };
+    container_flags(serve_command);
+    serve_command->add_option("--stop-grace", options.stop_grace_seconds,
+                              "Seconds between SIGTERM and SIGKILL on Stop and MaxRuntimeInSeconds")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
+    serve_command->add_flag("--keep-containers", options.keep_containers,
+                            "Keep each job's containers and network afterwards, for debugging");
+    serve_command->add_flag("--limit-resources", options.limit_resources,
+                            "Limit each container's CPUs and memory to its instance type's");
+
+    auto* doctor_command = app.add_subcommand("doctor", "Report the Docker engine, its data-root and free space, shm and GPUs");
+    container_flags(doctor_command);
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (*serve_command) return serve(options);
+        if (*doctor_command) return doctor(options);
     } catch (const std::exception& error) {
         std::cerr << "smlocal: " << error.what() << std::endl;
         return 1;

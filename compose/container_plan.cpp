@@ -89,8 +89,6 @@ std::string_view instance_family(std::string_view instance_type) {
     return rest.substr(0, rest.find('.'));
 }
 
-std::string json_text(const json& value) { return value.dump(); }
-
 json input_data_config(const run_request& request) {
     json out = json::object();
     for (const auto& resolved : request.channels) {
@@ -232,12 +230,12 @@ std::map<std::string, std::string> make_config_files(const run_request& request,
     std::map<std::string, std::string> files;
     json hyperparameters = json::object();
     for (const auto& [key, value] : spec.hyperparameters) hyperparameters[key] = value;
-    files["hyperparameters.json"] = json_text(hyperparameters);
-    files["inputdataconfig.json"] = json_text(input_data_config(request));
-    files["resourceconfig.json"] = json_text(resource_config(request, hosts, current_host));
+    files["hyperparameters.json"] = hyperparameters.dump();
+    files["inputdataconfig.json"] = input_data_config(request).dump();
+    files["resourceconfig.json"] = resource_config(request, hosts, current_host).dump();
     if (spec.checkpoint_s3_uri)
         files["checkpointconfig.json"] =
-            json_text(json{{"LocalPath", spec.checkpoint_local_path}, {"S3Uri", *spec.checkpoint_s3_uri}});
+            json{{"LocalPath", spec.checkpoint_local_path}, {"S3Uri", *spec.checkpoint_s3_uri}}.dump();
     return files;
 }
 

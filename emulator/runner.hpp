@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -53,6 +54,11 @@ struct run_request {
     std::string region;
     std::vector<host_workspace> hosts;
     std::vector<resolved_channel> channels;
+    /// The local folder of CheckpointConfig.S3Uri, shared by every host (created by the manager).
+    std::optional<std::filesystem::path> checkpoint_source;
+    /// Set when the server shuts down: a runner whose hosts outlive the server (containers) returns
+    /// at once and leaves them running, for `reattach` after the restart. Others may ignore it.
+    std::stop_token detach;
 };
 
 /// Receives what the hosts print. Called from runner threads; implementations are thread-safe.
@@ -80,6 +86,14 @@ public:
     /// Runs every host to completion on the calling thread. A stop request means SIGTERM, then
     /// SIGKILL after the grace period; the run still returns normally with the exit code.
     virtual run_result run(const run_request& request, run_observer& observer, std::stop_token stop) = 0;
+
+    /// After a server restart: takes over a run that was left going (its containers kept running)
+    /// and sees it to the end like `run`. Runners that cannot answer not_started, with a reason.
+    virtual run_result reattach(const run_request& request, run_observer& observer, std::stop_token stop) {
+        (void)request, (void)observer, (void)stop;
+        return {run_result::outcome::not_started, 0, {},
+                "InternalServerError: smlocal restarted while the job was running and this runner cannot re-attach"};
+    }
 };
 
 }  // namespace smlocal

@@ -27,6 +27,7 @@ struct training_job_service::entry {
     std::mutex persist_mutex;   // orders writes to the store
     std::uint64_t persisted_version = 0;
     std::stop_source stop;      // StopTrainingJob, MaxRuntimeInSeconds, shutdown
+    std::stop_source detach;    // shutdown: container runs are left going for reattach
     std::jthread worker;
 };
 
@@ -149,6 +150,8 @@ training_job_service::~training_job_service() {
         std::shared_lock lock(mutex_);
         jobs = in_creation_order_;
     }
+    // Detach first, so that container runners leave their containers running rather than stop them.
+    for (auto& job : jobs) job->detach.request_stop();
     for (auto& job : jobs) job->stop.request_stop();
     for (auto& job : jobs)
         if (job->worker.joinable()) job->worker.join();
@@ -183,6 +186,9 @@ void training_job_service::recover() {
             // The simulator is deterministic: running it again from the start gives the same result.
             transition(*e, "Starting", "smlocal restarted; restarting the training job");
             start_worker(e);
+        } else if (runners_.containers && e->job.training_start_time) {
+            // Containers outlive the server: take them over where they are.
+            start_worker(e, true);
         } else {
             finish(*e, training_job_status::failed, "Failed", "",
                    "InternalServerError: smlocal restarted while the job was running and could not re-attach to its "
@@ -331,8 +337,8 @@ std::string training_job_service::create(nlohmann::json request, std::optional<s
     return e->job.arn;
 }
 
-void training_job_service::start_worker(const std::shared_ptr<entry>& job) {
-    job->worker = std::jthread([this, job](std::stop_token) { run_job(job, job->stop.get_token()); });
+void training_job_service::start_worker(const std::shared_ptr<entry>& job, bool reattach) {
+    job->worker = std::jthread([this, job, reattach](std::stop_token) { run_job(job, job->stop.get_token(), reattach); });
 }
 
 void training_job_service::mutate(entry& job, const std::function<void(training_job&)>& change) {
@@ -390,17 +396,21 @@ void training_job_service::finish(entry& job, training_job_status status, const 
     for (auto& listener : listeners) listener(final_copy);
 }
 
-void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_token stop) {
+void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_token stop, bool reattach) {
     entry& job = *e;
     training_job_spec spec;
     std::string arn;
+    double runtime_left = 0;
     {
         std::shared_lock lock(mutex_);
         spec = parse_training_job_spec(job.job.request);
         arn = job.job.arn;
+        runtime_left = spec.max_runtime_seconds;
+        if (reattach && job.job.training_start_time)
+            runtime_left = std::max(0.0, runtime_left - (clock_.now() - *job.job.training_start_time));
     }
     // MaxRuntimeInSeconds: a watchdog asks for a stop, as the platform would send SIGTERM.
-    std::jthread watchdog([this, e, seconds = spec.max_runtime_seconds](std::stop_token watchdog_stop) {
+    std::jthread watchdog([this, e, seconds = runtime_left](std::stop_token watchdog_stop) {
         if (clock_.sleep_for(seconds, watchdog_stop)) {
             bool stopping = false;
             mutate(*e, [&](training_job& j) {
@@ -425,55 +435,61 @@ void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_to
     };
 
     try {
-        transition(job, "Starting", "Preparing the instances for training");
-
-        // Host workspaces: <data-dir>/jobs/<job>/algo-N, fresh for every run.
+        // Host workspaces: <data-dir>/jobs/<job>/algo-N, fresh for every run (kept on reattach).
         const fs::path job_dir = config_.data_dir / "jobs" / spec.name;
-        fs::remove_all(job_dir);
-        run_request request{&spec, spec.name, arn, config_.region, {}, {}};
-        for (int i = 1; i <= spec.instance_count; ++i) {
-            host_workspace host{"algo-" + std::to_string(i), job_dir / ("algo-" + std::to_string(i))};
-            for (const auto& dir : {host.config_dir(), host.data_dir(), host.model_dir(), host.output_data_dir(),
-                                    host.checkpoint_dir()})
-                fs::create_directories(dir);
-            request.hosts.push_back(std::move(host));
-        }
-
-        transition(job, "Downloading", "Downloading input data");
-        try {
-            request.channels = stage_channels(spec, request.hosts);
-        } catch (const input_data_error& error) {
-            finish(job, training_job_status::failed, "Failed", "",
-                   truncate_reason(std::string("ClientError: ") + error.what()));
-            return;
-        }
+        run_request request{&spec, spec.name, arn, config_.region, {}, {}, {}, e->detach.get_token()};
+        for (int i = 1; i <= spec.instance_count; ++i)
+            request.hosts.push_back({"algo-" + std::to_string(i), job_dir / ("algo-" + std::to_string(i))});
 
         const std::string& image = spec.training_image;
         runner* chosen = (simulator::is_simulator_image(image) || config_.simulate_all) ? runners_.simulator
                                                                                          : runners_.containers;
-        if (!chosen) {
-            finish(job, training_job_status::failed, "Failed", "",
-                   "ClientError: cannot run image '" + image +
-                       "': this smlocal has no container runtime. Use a simulator/<objective> image, or start smlocal "
-                       "with --simulate-all to simulate every image.");
-            return;
-        }
+        if (!reattach) {
+            transition(job, "Starting", "Preparing the instances for training");
+            fs::remove_all(job_dir);
+            for (const auto& host : request.hosts)
+                for (const auto& dir : {host.config_dir(), host.data_dir(), host.model_dir(), host.output_data_dir(),
+                                        host.checkpoint_dir()})
+                    fs::create_directories(dir);
 
-        if (stop.stop_requested()) {
-            if (!shutting_down_) finish_stopped();
-            return;
+            transition(job, "Downloading", "Downloading input data");
+            try {
+                request.channels = stage_channels(spec, request.hosts);
+            } catch (const input_data_error& error) {
+                finish(job, training_job_status::failed, "Failed", "",
+                       truncate_reason(std::string("ClientError: ") + error.what()));
+                return;
+            }
+            if (spec.checkpoint_s3_uri) {
+                // One checkpoint location shared by every host, as on SageMaker.
+                request.checkpoint_source = storage_.s3_path(*spec.checkpoint_s3_uri);
+                fs::create_directories(*request.checkpoint_source);
+            }
+
+            if (!chosen) {
+                finish(job, training_job_status::failed, "Failed", "",
+                       "ClientError: cannot run image '" + image +
+                           "': this smlocal has no container runtime. Use a simulator/<objective> image, or start "
+                           "smlocal with --simulate-all to simulate every image.");
+                return;
+            }
+            if (stop.stop_requested()) {
+                if (!shutting_down_) finish_stopped();
+                return;
+            }
+            transition(job, "Downloading", "Downloading the training image");
+            const double started = clock_.now();
+            mutate(job, [&](training_job& j) { j.training_start_time = started; });
+            transition(job, "Training", "Training image download completed. Training in progress.");
         }
-        transition(job, "Downloading", "Downloading the training image");
-        const double started = clock_.now();
-        mutate(job, [&](training_job& j) { j.training_start_time = started; });
-        transition(job, "Training", "Training image download completed. Training in progress.");
 
         job_log_observer observer(store_, clock_, spec, config_.data_dir / "logs" / spec.name,
                                   [this, &job](const metric_point& point) {
                                       std::unique_lock lock(mutex_);
                                       update_final_metrics(job.job.final_metrics, point);
                                   });
-        const run_result result = chosen->run(request, observer, stop);
+        const run_result result =
+            reattach ? chosen->reattach(request, observer, stop) : chosen->run(request, observer, stop);
         observer.flush();
         watchdog.request_stop();
 
@@ -487,7 +503,9 @@ void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_to
 
         const bool was_stopped = stop.stop_requested();
         const bool failed = !was_stopped && result.exit_code != 0;
-        if (!failed) transition(job, "Uploading", "Uploading generated training model");
+        // A stopped job keeps its Stopping status while it uploads: AWS allows only the Stopping
+        // secondary status under it.
+        if (!failed && !was_stopped) transition(job, "Uploading", "Uploading generated training model");
 
         // Outputs: all hosts' model dirs merge into one model.tar.gz, as SageMaker does. Failed
         // jobs still upload what exists.

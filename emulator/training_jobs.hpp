@@ -101,8 +101,10 @@ public:
 private:
     std::shared_ptr<entry> find(const std::string& name) const;
     std::shared_ptr<entry> require(const std::string& name) const;
-    void start_worker(const std::shared_ptr<entry>& job);
-    void run_job(const std::shared_ptr<entry>& job, std::stop_token stop);
+    void start_worker(const std::shared_ptr<entry>& job, bool reattach = false);
+    /// The worker: stages inputs, runs (or, after a restart, re-attaches to) the job, packages
+    /// outputs and records the outcome.
+    void run_job(const std::shared_ptr<entry>& job, std::stop_token stop, bool reattach);
     /// Applies `change` to the record under the registry lock, then persists the new version.
     void mutate(entry& job, const std::function<void(training_job&)>& change);
     void transition(entry& job, const std::string& secondary, const std::string& message);

@@ -2,7 +2,7 @@
 # Installs what smlocal needs on a fresh Debian 12 machine and builds it. Idempotent: packages
 # already present are not reinstalled, and the build is incremental.
 #   scripts/setup.sh            build deps + build/smlocal and the tests
-#   scripts/setup.sh --no-build only the packages
+#   scripts/setup.sh --no-build only the packages (and a running dockerd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-program-options-dev nlohmann-json3-dev libsqlite3-dev libre2-dev
   libarchive-dev libeigen3-dev libcurl4-openssl-dev libssl-dev doctest-dev libcli11-dev
-  wrk
+  wrk docker.io docker-compose debootstrap
 )
 # Node.js may come from outside Debian (a preinstalled one); any working node and npm will do.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
@@ -35,6 +35,15 @@ fi
 
 # The end-to-end tests drive boto3 and the AWS CLI; they come with python3 on our machines.
 python3 -c "import boto3, botocore" 2>/dev/null || { echo "setup: python3 needs boto3 and botocore" >&2; exit 1; }
+
+# Real training jobs need a Docker engine: start dockerd when none answers (no systemd here).
+if ! docker info >/dev/null 2>&1; then
+  echo "setup: starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/smlocal-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see /var/log/smlocal-dockerd.log" >&2; exit 1; }
+fi
 
 if [ "$build" = 1 ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

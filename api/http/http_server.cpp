@@ -9,8 +9,10 @@
 #include <atomic>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -95,8 +97,8 @@ struct server_state {
 
 //------------------------------------------------------------------------------
 
-// One connection: the keep-alive loop. Every member function runs on the connection's strand,
-// except notify_stop().
+// One connection: the keep-alive loop. Every member function but run() and notify_stop() runs on
+// the connection's strand.
 class session : public std::enable_shared_from_this<session> {
 public:
     session(tcp::socket&& socket, std::shared_ptr<server_state> state)

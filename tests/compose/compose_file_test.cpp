@@ -120,10 +120,23 @@ std::pair<int, std::string> run(const std::string& command) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
+// This process's scratch folder, removed at exit.
+const std::filesystem::path& temp_dir() {
+    struct scratch {
+        std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     ("smlocal-compose-test-" + std::to_string(::getpid()));
+        scratch() { std::filesystem::create_directories(path); }
+        ~scratch() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static const scratch folder;
+    return folder.path;
+}
+
 std::filesystem::path write_temp(const std::string& name, const std::string& text) {
-    const auto dir = std::filesystem::temp_directory_path() / ("smlocal-compose-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const auto file = dir / name;
+    const auto file = temp_dir() / name;
     std::ofstream(file, std::ios::binary) << text;
     return file;
 }
