@@ -26,6 +26,15 @@ public:
     bool until_stopped = false;
     std::atomic<int> runs{0};
     std::atomic<bool> saw_stop{false};
+    bool can_reattach = false;
+    std::atomic<int> reattached{0};
+
+    run_result reattach(const run_request& request, run_observer& observer, std::stop_token stop) override {
+        if (!can_reattach) return runner::reattach(request, observer, stop);
+        ++reattached;
+        observer.on_log("algo-1", "loss=0.125");
+        return {run_result::outcome::exited, 0, "", {}};
+    }
 
     run_result run(const run_request& request, run_observer& observer, std::stop_token stop) override {
         ++runs;
@@ -255,14 +264,25 @@ TEST_CASE("state survives a restart; running simulator jobs are run again") {
     CHECK(d["TrainingJobStatus"] == "Completed");
 }
 
-TEST_CASE("after a restart, container jobs that were running fail with a clear reason") {
+TEST_CASE("after a restart, container jobs are handed to the runner's reattach") {
     service_fixture f(true);
     f.containers.until_stopped = true;
     f.service->create(request_for("container", "my-trainer:latest"));
     f.wait_secondary("container", "Training");
     f.service.reset();
-    f.start(true);
-    json d = f.service->describe("container");
-    CHECK(d["TrainingJobStatus"] == "Failed");
-    CHECK(d["FailureReason"].get<std::string>().find("restarted") != std::string::npos);
+    SUBCASE("a runner that cannot re-attach fails the job with a clear reason") {
+        f.start(true);
+        json d = f.wait_terminal("container");
+        CHECK(d["TrainingJobStatus"] == "Failed");
+        CHECK(d["FailureReason"].get<std::string>().find("restarted") != std::string::npos);
+    }
+    SUBCASE("a runner that re-attaches sees the job to its end") {
+        f.containers.can_reattach = true;
+        f.containers.until_stopped = false;
+        f.start(true);
+        json d = f.wait_terminal("container");
+        CHECK(d["TrainingJobStatus"] == "Completed");
+        CHECK(f.containers.reattached == 1);
+        CHECK(f.containers.runs == 1);  // not run again
+    }
 }
