@@ -6,6 +6,8 @@
 #include <csignal>
 #include <unistd.h>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "api/http/http_server.hpp"
 #include "api/router.hpp"
 #include "api/sagemaker/sagemaker_service.hpp"
+#include "compose/compose_file.hpp"
 #include "compose/docker_client.hpp"
 #include "compose/docker_runner.hpp"
 #include "emulator/clock.hpp"
@@ -156,6 +159,39 @@ int doctor(const serve_options& options) {
     }
 }
 
+// Prints a docker-compose file that reproduces a stored job by hand. Its host folders (config
+// files, staging) are written under <data-dir>/compose/<job>/, apart from any live run's.
+int print_compose(const serve_options& options, const std::string& job_name) {
+    using namespace smlocal;
+    const fs::path data_dir = fs::absolute(options.data_dir);
+    if (!fs::exists(data_dir / "state.db")) throw std::runtime_error("no smlocal state in " + data_dir.string());
+    store db(data_dir / "state.db");
+    std::optional<training_job> job;
+    for (auto& j : db.load_training_jobs())
+        if (j.name == job_name) job = std::move(j);
+    if (!job) throw std::runtime_error("no training job named " + job_name + " in " + data_dir.string());
+    uri_mapper storage({options.s3_root.empty() ? data_dir / "s3" : options.s3_root,
+                        options.efs_root.empty() ? data_dir / "efs" : options.efs_root,
+                        options.fsx_root.empty() ? data_dir / "fsx" : options.fsx_root});
+    const training_job_spec spec = parse_training_job_spec(job->request);
+    const fs::path root = data_dir / "compose" / spec.name;
+    run_request request{&spec, spec.name, job->arn, options.region, {}, {}, {}, {}};
+    for (int i = 1; i <= spec.instance_count; ++i) {
+        host_workspace host{"algo-" + std::to_string(i), root / ("algo-" + std::to_string(i))};
+        for (const auto& dir : {host.config_dir(), host.data_dir(), host.model_dir(), host.output_data_dir()})
+            fs::create_directories(dir);
+        request.hosts.push_back(std::move(host));
+    }
+    request.channels = stage_channels(storage, spec, request.hosts);
+    if (spec.checkpoint_s3_uri) request.checkpoint_source = storage.s3_path(*spec.checkpoint_s3_uri);
+    const compose::container_plan plan = compose::make_plan(request, runner_options(options).plan);
+    for (std::size_t i = 0; i < plan.hosts.size(); ++i)
+        for (const auto& [name, content] : plan.hosts[i].config_files)
+            std::ofstream(request.hosts[i].config_dir() / name, std::ios::binary | std::ios::trunc) << content;
+    std::cout << compose::to_compose_yaml(plan);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -209,6 +245,17 @@ int main(int argc, char** argv) {
     serve_command->add_flag("--limit-resources", options.limit_resources,
                             "Limit each container's CPUs and memory to its instance type's");
 
+    std::string compose_job;
+    auto* compose_command =
+        app.add_subcommand("compose", "Print a docker-compose file that reproduces a stored training job by hand");
+    compose_command->add_option("job", compose_job, "Training job name")->required();
+    compose_command->add_option("--data-dir", options.data_dir, "smlocal's data directory")->capture_default_str();
+    compose_command->add_option("--s3-root", options.s3_root, "As given to serve");
+    compose_command->add_option("--fsx-root", options.fsx_root, "As given to serve");
+    compose_command->add_option("--efs-root", options.efs_root, "As given to serve");
+    compose_command->add_option("--region", options.region, "As given to serve")->capture_default_str();
+    container_flags(compose_command);
+
     auto* doctor_command = app.add_subcommand("doctor", "Report the Docker engine, its data-root and free space, shm and GPUs");
     container_flags(doctor_command);
 
@@ -216,6 +263,7 @@ int main(int argc, char** argv) {
     try {
         if (*serve_command) return serve(options);
         if (*doctor_command) return doctor(options);
+        if (*compose_command) return print_compose(options, compose_job);
     } catch (const std::exception& error) {
         std::cerr << "smlocal: " << error.what() << std::endl;
         return 1;

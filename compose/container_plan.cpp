@@ -48,6 +48,12 @@ bool host_less(const std::string& a, const std::string& b) {
     return a < b;
 }
 
+std::vector<const host_workspace*> hosts_in_request_order(const run_request& request) {
+    std::vector<const host_workspace*> out;
+    for (const auto& host : request.hosts) out.push_back(&host);
+    return out;
+}
+
 std::vector<const host_workspace*> sorted_hosts(const run_request& request) {
     std::vector<const host_workspace*> out;
     for (const auto& host : request.hosts) out.push_back(&host);
@@ -297,7 +303,7 @@ container_plan make_plan(const run_request& request, const plan_options& options
     const bool any_pipe = std::any_of(request.channels.begin(), request.channels.end(),
                                       [&](const resolved_channel& c) { return effective_mode(request, c.spec) == "Pipe"; });
 
-    for (const host_workspace* workspace : sorted_hosts(request)) {
+    for (const host_workspace* workspace : hosts_in_request_order(request)) {
         host_plan host;
         host.host = workspace->host;
         host.container_name = "smlocal-" + job_lower + "-" + lower(workspace->host);
@@ -314,9 +320,10 @@ container_plan make_plan(const run_request& request, const plan_options& options
         host.mounts.push_back({host_path(workspace->model_dir(), "host workspace"), std::string(opt_ml_model), false});
         host.mounts.push_back({host_path(workspace->output_dir(), "host workspace"), std::string(opt_ml_output), false});
         if (checkpoint_target) {
-            const std::string source = options.checkpoint_source
-                                           ? host_path(*options.checkpoint_source, "checkpoint source")
-                                           : host_path(workspace->checkpoint_dir(), "host workspace");
+            const std::optional<fs::path>& shared =
+                options.checkpoint_source ? options.checkpoint_source : request.checkpoint_source;
+            const std::string source = shared ? host_path(*shared, "checkpoint source")
+                                              : host_path(workspace->checkpoint_dir(), "host workspace");
             for (const auto& m : host.mounts)
                 if (m.target == *checkpoint_target)
                     throw plan_error("ClientError: CheckpointConfig.LocalPath " + spec.checkpoint_local_path +

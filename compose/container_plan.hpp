@@ -50,8 +50,8 @@ struct plan_options {
     /// resolved_channel::source. Per-host folders are always mounted read-only.
     std::map<std::string, std::map<std::string, std::filesystem::path>> channel_sources_per_host;
     /// Host folder mounted at CheckpointConfig.LocalPath for every host (e.g. the local folder of
-    /// the checkpoint S3 URI, shared like the real S3 location). Unset: each host's
-    /// host_workspace::checkpoint_dir().
+    /// the checkpoint S3 URI, shared like the real S3 location). Unset: run_request's
+    /// checkpoint_source, else each host's host_workspace::checkpoint_dir().
     std::optional<std::filesystem::path> checkpoint_source;
 };
 
@@ -85,14 +85,16 @@ struct container_plan {
     bool internal_network = false;  // EnableNetworkIsolation: peers reachable, nothing outside
     /// Docker Engine API v1.41 POST /networks/create body for network_name.
     nlohmann::json network_create_body;
-    std::vector<host_plan> hosts;  // algo-1 .. algo-N, numeric order
+    /// One per host, in the order of run_request::hosts (hosts[i] is request.hosts[i]).
+    std::vector<host_plan> hosts;
     /// Things the user should know but that do not stop the job (GPU fallback, overridden
     /// environment variables, limits that could not be derived).
     std::vector<std::string> warnings;
 };
 
 /// The job cannot run as asked on this host (a GPU instance type without GPUs, Neuron instance
-/// types, a relative checkpoint LocalPath). what() is phrased for FailureReason ("ClientError: ...").
+/// types, a checkpoint LocalPath that is relative or is a reserved /opt/ml mount). what() is
+/// phrased for FailureReason ("ClientError: ...").
 class plan_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -117,7 +119,8 @@ bool is_gpu_instance_type(std::string_view instance_type);
 bool is_neuron_instance_type(std::string_view instance_type);
 
 /// Translates one job into its containers. Pure: touches no file and no Docker.
-/// Hosts are planned in algo-1..algo-N numeric order (resourceconfig "hosts" uses the same order).
+/// resourceconfig.json lists hosts in numeric order (algo-1, algo-2, ..., algo-10), whatever the
+/// order of request.hosts, so the toolkit's master (hosts[0]) is always algo-1.
 /// Throws plan_error when the job cannot run as asked (see plan_error), and
 /// std::invalid_argument when the request breaks the caller's contract (no spec, no hosts,
 /// relative host paths, a manifest or multi-host ShardedByS3Key File/FastFile channel without a

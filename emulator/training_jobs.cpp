@@ -210,15 +210,15 @@ std::shared_ptr<training_job_service::entry> training_job_service::require(const
     return job;
 }
 
-std::vector<resolved_channel> training_job_service::resolve_channels(const training_job_spec& spec) const {
+std::vector<resolved_channel> resolve_channels(const uri_mapper& storage, const training_job_spec& spec) {
     std::vector<resolved_channel> out;
     for (const auto& channel : spec.channels) {
         resolved_channel r{channel, {}, true};
         if (channel.is_file_system()) {
-            r.source = storage_.file_system_path(channel.file_system_type, channel.file_system_id, channel.directory_path);
+            r.source = storage.file_system_path(channel.file_system_type, channel.file_system_id, channel.directory_path);
             r.read_only = channel.file_system_access_mode != "rw";
         } else {
-            r.source = storage_.s3_path(channel.s3_uri);
+            r.source = storage.s3_path(channel.s3_uri);
         }
         out.push_back(std::move(r));
     }
@@ -237,9 +237,9 @@ bool folder_has_a_file(const fs::path& folder) {
 
 }  // namespace
 
-std::vector<resolved_channel> training_job_service::stage_channels(const training_job_spec& spec,
-                                                                   const std::vector<host_workspace>& hosts) const {
-    std::vector<resolved_channel> channels = resolve_channels(spec);
+std::vector<resolved_channel> stage_channels(const uri_mapper& storage, const training_job_spec& spec,
+                                             const std::vector<host_workspace>& hosts) {
+    std::vector<resolved_channel> channels = resolve_channels(storage, spec);
     for (auto& channel : channels) {
         const channel_spec& c = channel.spec;
         if (c.is_file_system()) {
@@ -252,7 +252,7 @@ std::vector<resolved_channel> training_job_service::stage_channels(const trainin
         const bool sharded = c.s3_distribution_type == "ShardedByS3Key" && hosts.size() > 1;
         const bool pipe = c.input_mode == "Pipe";
         // The common case needs no staging at all: every host bind-mounts the prefix folder.
-        if (!pipe && !sharded && c.s3_data_type == "S3Prefix" && prefix_is_folder(storage_, c.s3_uri)) {
+        if (!pipe && !sharded && c.s3_data_type == "S3Prefix" && prefix_is_folder(storage, c.s3_uri)) {
             if (!folder_has_a_file(channel.source))
                 throw input_data_error("Data download failed: no data found for channel '" + c.name + "' at " +
                                        c.s3_uri + " (local path " + channel.source.string() + ")");
@@ -260,10 +260,10 @@ std::vector<resolved_channel> training_job_service::stage_channels(const trainin
         }
         std::vector<channel_object> objects;
         if (c.s3_data_type == "S3Prefix") {
-            objects = list_s3_prefix(storage_, c.s3_uri);
+            objects = list_s3_prefix(storage, c.s3_uri);
         } else if (c.s3_data_type == "ManifestFile") {
             try {
-                objects = list_manifest(storage_, c.s3_uri);
+                objects = list_manifest(storage, c.s3_uri);
             } catch (const std::runtime_error& error) {
                 throw input_data_error("Data download failed for channel '" + c.name + "': " + error.what());
             }
@@ -295,7 +295,7 @@ std::string training_job_service::create(nlohmann::json request, std::optional<s
     apply_create_defaults(request);
     const training_job_spec spec = parse_training_job_spec(request);
     // Reject URIs that leave their roots now, while the client can still be told.
-    resolve_channels(spec);
+    resolve_channels(storage_, spec);
     storage_.s3_path(spec.s3_output_path);
     if (spec.checkpoint_s3_uri) storage_.s3_path(*spec.checkpoint_s3_uri);
     metric_extractor check_regexes(spec.metric_definitions);
@@ -454,7 +454,7 @@ void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_to
 
             transition(job, "Downloading", "Downloading input data");
             try {
-                request.channels = stage_channels(spec, request.hosts);
+                request.channels = stage_channels(storage_, spec, request.hosts);
             } catch (const input_data_error& error) {
                 finish(job, training_job_status::failed, "Failed", "",
                        truncate_reason(std::string("ClientError: ") + error.what()));

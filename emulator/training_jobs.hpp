@@ -36,6 +36,16 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// Maps every channel's URI to a local path (refusing escapes with ValidationException); touches
+/// no file.
+std::vector<resolved_channel> resolve_channels(const uri_mapper& storage, const training_job_spec& spec);
+
+/// The Downloading step: checks that each channel's data exists and builds per-host staging
+/// folders where one shared folder cannot serve (under each host's root). Throws
+/// input_data_error, which fails the job with a ClientError.
+std::vector<resolved_channel> stage_channels(const uri_mapper& storage, const training_job_spec& spec,
+                                             const std::vector<host_workspace>& hosts);
+
 struct emulator_config {
     std::string region = "us-east-1";
     std::string account_id = "123456789012";
@@ -110,12 +120,6 @@ private:
     void transition(entry& job, const std::string& secondary, const std::string& message);
     void finish(entry& job, training_job_status status, const std::string& secondary, const std::string& message,
                 std::optional<std::string> failure_reason = std::nullopt);
-    /// Maps every channel's URI to a local path (refusing escapes); touches no file.
-    std::vector<resolved_channel> resolve_channels(const training_job_spec& spec) const;
-    /// The Downloading step: checks that data exists and builds per-host staging folders where
-    /// needed. Throws input_data_error, which fails the job with a ClientError.
-    std::vector<resolved_channel> stage_channels(const training_job_spec& spec,
-                                                 const std::vector<host_workspace>& hosts) const;
     std::string arn_for(const std::string& name) const;
 
     emulator_config config_;

@@ -407,7 +407,7 @@ TEST_CASE("environment: platform variables, then extra_env, then the job's Envir
                                "smlocal sets"});
 }
 
-TEST_CASE("hosts are planned in numeric order") {
+TEST_CASE("resourceconfig lists hosts in numeric order; the plan follows the request's order") {
     json request = minimal_request();
     request["ResourceConfig"] = {{"InstanceType", "ml.m5.large"}, {"InstanceCount", 11}};
     std::vector<std::string> names;
@@ -416,13 +416,17 @@ TEST_CASE("hosts are planned in numeric order") {
     const container_plan plan = make_plan(job.request, {});
     REQUIRE(plan.hosts.size() == 11);
     json expected_hosts = json::array();
-    for (int i = 1; i <= 11; ++i) {
-        CHECK(plan.hosts[i - 1].host == "algo-" + std::to_string(i));
-        expected_hosts.push_back("algo-" + std::to_string(i));
+    for (int i = 1; i <= 11; ++i) expected_hosts.push_back("algo-" + std::to_string(i));
+    for (std::size_t i = 0; i < plan.hosts.size(); ++i) {
+        CAPTURE(i);
+        // plan.hosts[i] is request.hosts[i], so callers can pair them by index.
+        CHECK(plan.hosts[i].host == job.request.hosts[i].host);
+        CHECK(plan.hosts[i].mounts.front().source == (job.request.hosts[i].root / "input/config").string());
+        const json rc = json::parse(plan.hosts[i].config_files.at("resourceconfig.json"));
+        CHECK(rc["current_host"] == plan.hosts[i].host);
+        CHECK(rc["hosts"] == expected_hosts);  // algo-2 before algo-10
+        CHECK(rc["instance_groups"][0]["hosts"] == expected_hosts);
     }
-    const json rc = json::parse(plan.hosts[0].config_files.at("resourceconfig.json"));
-    CHECK(rc["hosts"] == expected_hosts);  // algo-2 before algo-10
-    CHECK(rc["instance_groups"][0]["hosts"] == expected_hosts);
 }
 
 TEST_CASE("channel mounts per input mode and data source") {
@@ -531,11 +535,13 @@ TEST_CASE("checkpoints") {
         CHECK(host.config_files.at("checkpointconfig.json") ==
               R"({"LocalPath":"/opt/ml/ckpt/","S3Uri":"s3://bucket/ckpt/"})");
     }
-    SUBCASE("a shared checkpoint source") {
+    SUBCASE("a shared checkpoint source: the request's, unless the options name one") {
+        job.request.checkpoint_source = "/var/lib/smlocal/s3/bucket/ckpt/";
+        CHECK(*find_mount(make_plan(job.request, {}).hosts[0], "/opt/ml/ckpt") ==
+              bind_mount{"/var/lib/smlocal/s3/bucket/ckpt", "/opt/ml/ckpt", false});
         plan_options options;
-        options.checkpoint_source = "/var/lib/smlocal/s3/bucket/ckpt";
-        CHECK(find_mount(make_plan(job.request, options).hosts[0], "/opt/ml/ckpt")->source ==
-              "/var/lib/smlocal/s3/bucket/ckpt");
+        options.checkpoint_source = "/elsewhere/ckpt";
+        CHECK(find_mount(make_plan(job.request, options).hosts[0], "/opt/ml/ckpt")->source == "/elsewhere/ckpt");
     }
     SUBCASE("a LocalPath on a reserved path or relative") {
         job.spec.checkpoint_local_path = "/opt/ml/model";

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# API throughput and latency: smlocal vs moto_server vs a trivial keep-alive Beast server, in one run.
+#
+#   scripts/bench/api.sh            # print the Markdown section on stdout (progress goes to stderr)
+#   scripts/bench/api.sh --write    # ... and replace its section in docs/BENCHMARKS.md
+#
+# Measures, all on 127.0.0.1:
+#   1. DescribeTrainingJob requests/s, p50/p99 at concurrency 1 and 16 (wrk -t1 -c1, -t2 -c16) against
+#      smlocal, moto_server and scripts/bench/ceiling_server.cpp; ratios smlocal/moto, smlocal/ceiling.
+#   2. CreateTrainingJob rate while creating BENCH_JOBS (10,000) simulator jobs with wrk.
+#   3. ListTrainingJobs {"MaxResults":100} p50/p99 and requests/s at concurrency 1 with those jobs stored.
+#   4. smlocal VmRSS idle after start, and idle after the jobs.
+# Builds what it needs (Release smlocal in build-bench, the ceiling server with g++ -O2), starts and
+# stops every server itself, keeps all state in a temp dir, and takes about three minutes.
+# Needs: cmake, ninja, g++, Boost 1.74, wrk, moto_server on PATH, python3 with boto3.
+# Knobs (for quick trials only; published figures use the defaults):
+#   BENCH_DURATION (s per wrk run, 10), BENCH_JOBS (10000), SMLOCAL_BENCH_BUILD (build dir).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH="$ROOT/scripts/bench"
+BUILD=${SMLOCAL_BENCH_BUILD:-$ROOT/build-bench}
+DURATION=${BENCH_DURATION:-10}
+JOBS=${BENCH_JOBS:-10000}
+CREATE_THREADS=2
+CREATE_CONNECTIONS=8
+CREATE_BOUND_S=300   # upper bound for the create phase
+SETTLE_BOUND_S=300   # upper bound for the jobs to become terminal
+DOC="$ROOT/docs/BENCHMARKS.md"
+
+WRITE=0
+for arg in "$@"; do
+  case "$arg" in
+    --write) WRITE=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--write]" >&2; exit 2 ;;
+  esac
+done
+[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 120 ]] || { echo "BENCH_DURATION: 1..120" >&2; exit 2; }
+[[ "$JOBS" =~ ^[0-9]+$ && "$JOBS" -ge "$CREATE_THREADS" && "$JOBS" -le 100000 ]] || { echo "BENCH_JOBS: 2..100000" >&2; exit 2; }
+
+log() { echo "[api.sh $(date +%H:%M:%S)] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for tool in cmake ninja g++ wrk moto_server python3 curl; do
+  command -v "$tool" >/dev/null || die "$tool not found on PATH"
+done
+python3 -c 'import boto3' 2>/dev/null || die "python3 cannot import boto3"
+
+TMP=$(mktemp -d /tmp/smlocal-bench-api.XXXXXX)
+RESULTS="$TMP/results.txt"
+PIDS=()
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # Bounded wait (5 s) for each, then SIGKILL.
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop_server() {  # PID: stop one of ours (bounded: 10 s, then SIGKILL) and forget it
+  local pid=$1 kept=() p
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
+  PIDS=("${kept[@]}")
+}
+
+# wait_for_port FILE PID: the port from the "... listening on http://HOST:PORT" line in FILE (10 s).
+wait_for_port() {
+  local file=$1 pid=$2 port
+  for _ in $(seq 100); do
+    port=$(sed -n 's#.* listening on http://[^:]*:\([0-9][0-9]*\)$#\1#p' "$file" 2>/dev/null | head -1)
+    if [[ -n "$port" ]]; then echo "$port"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || die "server (pid $pid) exited early; see $(cat "$file" "${file%.out}.err" 2>/dev/null | tail -5)"
+    sleep 0.1
+  done
+  die "no listening line in $file after 10 s"
+}
+
+rss_kb() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+
+record() { echo "$*" >>"$RESULTS"; }
+
+# run_wrk NAME THREADS CONNECTIONS URL OPERATION BODY: one measured wrk run, recorded as NAME.
+run_wrk() {
+  local name=$1 threads=$2 conns=$3 url=$4 op=$5 body=$6 out="$TMP/wrk-$1.txt" line
+  wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s --latency -s "$BENCH/aws_json.lua" "$url" -- "$op" "$body" \
+    >"$out" 2>&1 || die "wrk $name failed: $(tail -3 "$out")"
+  line=$(grep '^WRK_RESULT ' "$out" | tail -1) || die "wrk $name printed no result: $(tail -3 "$out")"
+  record "$name ${line#WRK_RESULT }"
+  log "  $name: $(awk '/^Requests\/sec/ { print $2 " req/s" }' "$out"), ${line#WRK_RESULT }"
+}
+
+warm_up() {  # URL OPERATION BODY
+  wrk -t2 -c16 -d2s --timeout 10s -s "$BENCH/aws_json.lua" "$1" -- "$2" "$3" >/dev/null 2>&1 || die "warm-up against $1 failed"
+}
+
+describe_suite() {  # KEY URL
+  local key=$1 url=$2 body='{"TrainingJobName":"bench-0"}'
+  log "DescribeTrainingJob against $key ($url)"
+  warm_up "$url" DescribeTrainingJob "$body"
+  run_wrk "describe_${key}_c1" 1 1 "$url" DescribeTrainingJob "$body"
+  run_wrk "describe_${key}_c16" 2 16 "$url" DescribeTrainingJob "$body"
+}
+
+# --- build ----------------------------------------------------------------------------------------
+log "building smlocal (Release) in $BUILD"
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+cmake --build "$BUILD" --target smlocal >&2
+CEILING="$BUILD/ceiling_server"
+if [[ ! -x "$CEILING" || "$BENCH/ceiling_server.cpp" -nt "$CEILING" ]]; then
+  log "building the ceiling server"
+  g++ -std=c++20 -O2 -pthread -Wall -Wextra "$BENCH/ceiling_server.cpp" -o "$CEILING.tmp" >&2
+  mv "$CEILING.tmp" "$CEILING"
+fi
+
+record "meta duration_s=$DURATION jobs=$JOBS date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  "load_before=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' _)" \
+  "git=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+  "wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')" \
+  "moto_version=$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo unknown)"
+
+# --- servers --------------------------------------------------------------------------------------
+log "starting smlocal, moto_server and the ceiling server"
+"$BUILD/smlocal" serve --host 127.0.0.1 --port 0 --threads 2 --data-dir "$TMP/smlocal-data" \
+  >"$TMP/smlocal.out" 2>"$TMP/smlocal.err" &
+SMLOCAL_PID=$!
+PIDS+=("$SMLOCAL_PID")
+SMLOCAL_URL="http://127.0.0.1:$(wait_for_port "$TMP/smlocal.out" "$SMLOCAL_PID")/"
+
+"$CEILING" 0 2 >"$TMP/ceiling.out" 2>"$TMP/ceiling.err" &
+CEILING_PID=$!
+PIDS+=("$CEILING_PID")
+CEILING_URL="http://127.0.0.1:$(wait_for_port "$TMP/ceiling.out" "$CEILING_PID")/"
+
+MOTO_PORT=$(python3 "$BENCH/api_helper.py" free-port)
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TMP/moto.log" 2>&1 &
+MOTO_PID=$!
+PIDS+=("$MOTO_PID")
+MOTO_URL="http://127.0.0.1:$MOTO_PORT/"
+for i in $(seq 150); do
+  curl -s -o /dev/null --max-time 1 "$MOTO_URL" && break
+  kill -0 "$MOTO_PID" 2>/dev/null || die "moto_server exited: $(tail -5 "$TMP/moto.log")"
+  [[ $i -lt 150 ]] || die "moto_server not answering after 15 s"
+  sleep 0.1
+done
+
+# Idle RSS: smlocal has served nothing yet.
+sleep 1
+record "rss_idle vmrss_kb=$(rss_kb "$SMLOCAL_PID" VmRSS)"
+log "smlocal idle VmRSS: $(rss_kb "$SMLOCAL_PID" VmRSS) kB"
+
+log "creating bench-0 in smlocal and (with boto3) in moto_server"
+python3 "$BENCH/api_helper.py" create-bench0 "$SMLOCAL_URL" >/dev/null
+python3 "$BENCH/api_helper.py" create-bench0 --boto3 "$MOTO_URL" >/dev/null
+
+# Each target must answer the benchmark request with 200 before we time it.
+for url in "$SMLOCAL_URL" "$MOTO_URL" "$CEILING_URL"; do
+  code=$(curl -s -o "$TMP/probe.json" -w '%{http_code}' --max-time 5 -X POST "$url" \
+    -H 'X-Amz-Target: SageMaker.DescribeTrainingJob' -H 'Content-Type: application/x-amz-json-1.1' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/sagemaker/aws4_request, SignedHeaders=content-type;host;x-amz-target, Signature=0' \
+    -d '{"TrainingJobName":"bench-0"}')
+  [[ "$code" == 200 ]] && grep -q '"TrainingJobName": *"bench-0"' "$TMP/probe.json" ||
+    die "DescribeTrainingJob probe of $url: HTTP $code $(head -c 300 "$TMP/probe.json")"
+done
+
+# --- 1. DescribeTrainingJob -----------------------------------------------------------------------
+describe_suite smlocal "$SMLOCAL_URL"
+describe_suite moto "$MOTO_URL"
+describe_suite ceiling "$CEILING_URL"
+stop_server "$MOTO_PID"
+stop_server "$CEILING_PID"
+
+# --- 2. CreateTrainingJob x JOBS ------------------------------------------------------------------
+log "creating $JOBS jobs with wrk -t$CREATE_THREADS -c$CREATE_CONNECTIONS"
+mkdir -p "$TMP/markers"
+wrk -t"$CREATE_THREADS" -c"$CREATE_CONNECTIONS" -d"${CREATE_BOUND_S}s" --timeout 10s -s "$BENCH/create_jobs.lua" \
+  "$SMLOCAL_URL" -- "$JOBS" "$CREATE_THREADS" job "$TMP/markers" >"$TMP/wrk-create.txt" 2>&1 &
+WRK_PID=$!
+PIDS+=("$WRK_PID")
+for _ in $(seq $((CREATE_BOUND_S * 20))); do
+  [[ $(find "$TMP/markers" -name '*.done' | wc -l) -ge $CREATE_THREADS ]] && break
+  kill -0 "$WRK_PID" 2>/dev/null || break
+  sleep 0.05
+done
+kill -INT "$WRK_PID" 2>/dev/null || true  # wrk reports (and calls done()) on SIGINT
+wait "$WRK_PID" || true
+stop_server "$WRK_PID"
+line=$(grep '^WRK_RESULT ' "$TMP/wrk-create.txt" | tail -1) || die "create run printed no result: $(tail -5 "$TMP/wrk-create.txt")"
+record "create ${line#WRK_RESULT }"
+log "  create: ${line#WRK_RESULT }"
+
+log "checking all $JOBS jobs exist and waiting until they are terminal"
+settle=$(python3 "$BENCH/api_helper.py" settle "$SMLOCAL_URL" "$JOBS" "$CREATE_THREADS" job "$SETTLE_BOUND_S")
+record "settle $settle"
+log "  $settle"
+
+sleep 2
+record "rss_after vmrss_kb=$(rss_kb "$SMLOCAL_PID" VmRSS) vmhwm_kb=$(rss_kb "$SMLOCAL_PID" VmHWM)"
+log "smlocal VmRSS idle after $JOBS jobs: $(rss_kb "$SMLOCAL_PID" VmRSS) kB (peak $(rss_kb "$SMLOCAL_PID" VmHWM) kB)"
+
+# --- 3. ListTrainingJobs with the jobs stored -----------------------------------------------------
+record "list_check $(python3 "$BENCH/api_helper.py" list-check "$SMLOCAL_URL")"
+log "ListTrainingJobs {\"MaxResults\":100} against smlocal with $JOBS jobs"
+wrk -t1 -c1 -d2s --timeout 10s -s "$BENCH/aws_json.lua" "$SMLOCAL_URL" -- ListTrainingJobs '{"MaxResults":100}' >/dev/null 2>&1
+run_wrk list_smlocal_c1 1 1 "$SMLOCAL_URL" ListTrainingJobs '{"MaxResults":100}'
+
+record "meta load_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' _)"
+stop_server "$SMLOCAL_PID"
+
+# --- report ---------------------------------------------------------------------------------------
+if [[ $WRITE -eq 1 ]]; then
+  python3 "$BENCH/api_helper.py" render "$RESULTS" --write "$DOC"
+else
+  python3 "$BENCH/api_helper.py" render "$RESULTS"
+fi
