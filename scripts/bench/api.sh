@@ -7,6 +7,7 @@
 # Measures, all on 127.0.0.1:
 #   1. DescribeTrainingJob requests/s, p50/p99 at concurrency 1 and 16 (wrk -t1 -c1, -t2 -c16) against
 #      smlocal, moto_server and scripts/bench/ceiling_server.cpp; ratios smlocal/moto, smlocal/ceiling.
+#      For reading the gap, the ceiling runs a second time with a body as large as smlocal's answer.
 #   2. CreateTrainingJob rate while creating BENCH_JOBS (10,000) simulator jobs with wrk.
 #   3. ListTrainingJobs {"MaxResults":100} p50/p99 and requests/s at concurrency 1 with those jobs stored.
 #   4. smlocal VmRSS idle after start, and idle after the jobs.
@@ -166,21 +167,36 @@ python3 "$BENCH/api_helper.py" create-bench0 "$SMLOCAL_URL" >/dev/null
 python3 "$BENCH/api_helper.py" create-bench0 --boto3 "$MOTO_URL" >/dev/null
 
 # Each target must answer the benchmark request with 200 before we time it.
-for url in "$SMLOCAL_URL" "$MOTO_URL" "$CEILING_URL"; do
-  code=$(curl -s -o "$TMP/probe.json" -w '%{http_code}' --max-time 5 -X POST "$url" \
+probe() {  # URL NAME: the answer's body is left in $TMP/probe-NAME.json
+  local code
+  code=$(curl -s -o "$TMP/probe-$2.json" -w '%{http_code}' --max-time 5 -X POST "$1" \
     -H 'X-Amz-Target: SageMaker.DescribeTrainingJob' -H 'Content-Type: application/x-amz-json-1.1' \
     -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/sagemaker/aws4_request, SignedHeaders=content-type;host;x-amz-target, Signature=0' \
     -d '{"TrainingJobName":"bench-0"}')
-  [[ "$code" == 200 ]] && grep -q '"TrainingJobName": *"bench-0"' "$TMP/probe.json" ||
-    die "DescribeTrainingJob probe of $url: HTTP $code $(head -c 300 "$TMP/probe.json")"
-done
+  if [[ "$code" != 200 ]] || ! grep -q '"TrainingJobName": *"bench-0"' "$TMP/probe-$2.json"; then
+    die "DescribeTrainingJob probe of $1: HTTP $code $(head -c 300 "$TMP/probe-$2.json")"
+  fi
+}
+probe "$SMLOCAL_URL" smlocal
+probe "$MOTO_URL" moto
+probe "$CEILING_URL" ceiling
+SMLOCAL_BODY_BYTES=$(wc -c <"$TMP/probe-smlocal.json")
+"$CEILING" 0 2 "$SMLOCAL_BODY_BYTES" >"$TMP/ceiling-sized.out" 2>"$TMP/ceiling-sized.err" &
+CEILING_SIZED_PID=$!
+PIDS+=("$CEILING_SIZED_PID")
+CEILING_SIZED_URL="http://127.0.0.1:$(wait_for_port "$TMP/ceiling-sized.out" "$CEILING_SIZED_PID")/"
+probe "$CEILING_SIZED_URL" ceiling-sized
+record "bodies smlocal_bytes=$SMLOCAL_BODY_BYTES moto_bytes=$(wc -c <"$TMP/probe-moto.json")" \
+  "ceiling_bytes=$(wc -c <"$TMP/probe-ceiling.json") ceiling_sized_bytes=$(wc -c <"$TMP/probe-ceiling-sized.json")"
 
 # --- 1. DescribeTrainingJob -----------------------------------------------------------------------
 describe_suite smlocal "$SMLOCAL_URL"
 describe_suite moto "$MOTO_URL"
 describe_suite ceiling "$CEILING_URL"
+describe_suite ceiling_sized "$CEILING_SIZED_URL"
 stop_server "$MOTO_PID"
 stop_server "$CEILING_PID"
+stop_server "$CEILING_SIZED_PID"
 
 # --- 2. CreateTrainingJob x JOBS ------------------------------------------------------------------
 log "creating $JOBS jobs with wrk -t$CREATE_THREADS -c$CREATE_CONNECTIONS"

@@ -3,7 +3,10 @@
 // and answers every one with the same small JSON body, so the figure it gives is the cost of
 // HTTP parsing + serialisation + the loopback socket, with no application work at all.
 //
-// Usage: ceiling_server [PORT] [THREADS]   (PORT 0 = pick a free one; binds 127.0.0.1 only)
+// Usage: ceiling_server [PORT] [THREADS] [BODY_BYTES]
+//   PORT 0 (default) picks a free one; binds 127.0.0.1 only. THREADS defaults to 2. BODY_BYTES, if
+//   larger than the default 61-byte body, pads the body (a "Padding" string member) to that size, so
+//   that the cost of the response size alone can be seen apart from the server's own work.
 // Prints "ceiling listening on http://127.0.0.1:PORT" once ready; SIGINT/SIGTERM stop it.
 //
 // Build (api.sh does this): g++ -std=c++20 -O2 -pthread ceiling_server.cpp -o ceiling_server
@@ -32,15 +35,21 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-const std::string kBody = R"({"TrainingJobName":"bench-0","TrainingJobStatus":"Completed"})";
+std::string make_body(std::size_t size) {
+    std::string body = R"({"TrainingJobName":"bench-0","TrainingJobStatus":"Completed"})";
+    const std::string head = R"({"TrainingJobName":"bench-0","TrainingJobStatus":"Completed","Padding":")";
+    const std::string tail = R"("})";
+    if (size > head.size() + tail.size()) body = head + std::string(size - head.size() - tail.size(), 'x') + tail;
+    return body;
+}
 
 class session : public std::enable_shared_from_this<session> {
 public:
-    explicit session(tcp::socket socket) : stream_(std::move(socket)) {
+    session(tcp::socket socket, const std::string& body) : stream_(std::move(socket)) {
         response_.version(11);
         response_.set(http::field::server, "ceiling");
         response_.set(http::field::content_type, "application/x-amz-json-1.1");
-        response_.body() = kBody;
+        response_.body() = body;
         response_.prepare_payload();
     }
 
@@ -86,7 +95,8 @@ private:
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
-    listener(asio::io_context& io, tcp::endpoint endpoint) : io_(io), acceptor_(asio::make_strand(io)) {
+    listener(asio::io_context& io, tcp::endpoint endpoint, std::string body)
+        : io_(io), acceptor_(asio::make_strand(io)), body_(std::move(body)) {
         acceptor_.open(endpoint.protocol());
         acceptor_.set_option(asio::socket_base::reuse_address(true));
         acceptor_.bind(endpoint);
@@ -100,7 +110,7 @@ public:
             if (error == asio::error::operation_aborted) return;
             if (!error) {
                 socket.set_option(tcp::no_delay(true));
-                std::make_shared<session>(std::move(socket))->start();
+                std::make_shared<session>(std::move(socket), self->body_)->start();
             }
             self->accept();
         });
@@ -114,6 +124,7 @@ public:
 private:
     asio::io_context& io_;
     tcp::acceptor acceptor_;
+    const std::string body_;
 };
 
 }  // namespace
@@ -121,9 +132,11 @@ private:
 int main(int argc, char** argv) {
     const auto port = static_cast<unsigned short>(argc > 1 ? std::atoi(argv[1]) : 0);
     const int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2;
+    const auto body_bytes = static_cast<std::size_t>(argc > 3 ? std::max(0, std::atoi(argv[3])) : 0);
 
     asio::io_context io(threads);
-    auto server = std::make_shared<listener>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    auto server = std::make_shared<listener>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                                             make_body(body_bytes));
     server->accept();
 
     asio::signal_set signals(io, SIGINT, SIGTERM);

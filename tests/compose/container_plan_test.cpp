@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/compose/plan_fixture.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -13,98 +15,7 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* jobs_root = "/var/lib/smlocal/jobs";
-
-// A CreateTrainingJob request turned into a run_request the way the job manager builds one.
-// Not copyable: request.spec points into the fixture.
-struct job_fixture {
-    training_job_spec spec;
-    run_request request;
-
-    explicit job_fixture(json create_request, std::vector<std::string> host_names = {}) {
-        apply_create_defaults(create_request);
-        spec = parse_training_job_spec(create_request);
-        request.spec = &spec;
-        request.job_name = spec.name;
-        request.job_arn = "arn:aws:sagemaker:us-east-1:123456789012:training-job/" + spec.name;
-        request.region = "us-east-1";
-        if (host_names.empty())
-            for (int i = 1; i <= spec.instance_count; ++i) host_names.push_back("algo-" + std::to_string(i));
-        for (const auto& host : host_names)
-            request.hosts.push_back({host, std::filesystem::path(jobs_root) / spec.name / host});
-        for (const auto& channel : spec.channels) {
-            resolved_channel r;
-            r.spec = channel;
-            if (channel.is_file_system()) {
-                r.source = "/var/lib/smlocal/efs/" + channel.file_system_id + channel.directory_path;
-                r.read_only = channel.file_system_access_mode != "rw";
-            } else {
-                r.source = "/var/lib/smlocal/s3/" + channel.s3_uri.substr(5);
-            }
-            // As the Downloading step stages them: <host root>/staging/<channel>, hard links.
-            if (channel.s3_distribution_type == "ShardedByS3Key" && request.hosts.size() > 1 &&
-                channel.input_mode != "Pipe") {
-                for (const auto& host : request.hosts) r.host_sources[host.host] = host.root / "staging" / channel.name;
-                r.source = r.host_sources.begin()->second;
-            }
-            request.channels.push_back(std::move(r));
-        }
-    }
-    job_fixture(const job_fixture&) = delete;
-    job_fixture& operator=(const job_fixture&) = delete;
-};
-
-json minimal_request() {
-    return json::parse(R"json({
-        "TrainingJobName": "Single-Job",
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
-        "AlgorithmSpecification": {"TrainingImage": "trainer:latest", "TrainingInputMode": "File"},
-        "OutputDataConfig": {"S3OutputPath": "s3://bucket/out/"},
-        "HyperParameters": {"epochs": "3"},
-        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train/"}}}]
-    })json");
-}
-
-// The golden job: 2 hosts, a ShardedByS3Key File channel, a Pipe channel, an EFS rw channel,
-// environment, checkpoints, entrypoint + arguments.
-json two_host_request() {
-    return json::parse(R"json({
-        "TrainingJobName": "Sharded-Job-1",
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
-        "AlgorithmSpecification": {
-            "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer:1.0",
-            "TrainingInputMode": "File",
-            "ContainerEntrypoint": ["python3", "/opt/program/train.py"],
-            "ContainerArguments": ["--epochs", "3"]},
-        "OutputDataConfig": {"S3OutputPath": "s3://training-data/output/"},
-        "HyperParameters": {"epochs": "3", "learning-rate": "0.1", "sagemaker_program": "\"train.py\""},
-        "Environment": {"LOG_LEVEL": "debug", "GREETING": "say \"hi\" to $USER\\now\nbye"},
-        "InputDataConfig": [
-            {"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": "s3://training-data/sharded/train/",
-                "S3DataDistributionType": "ShardedByS3Key"}}},
-            {"ChannelName": "stream", "InputMode": "Pipe", "RecordWrapperType": "RecordIO",
-             "CompressionType": "Gzip", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": "s3://training-data/stream/"}}},
-            {"ChannelName": "shared", "DataSource": {"FileSystemDataSource": {
-                "FileSystemId": "fs-0abcdef1234567890", "FileSystemType": "EFS",
-                "FileSystemAccessMode": "rw", "DirectoryPath": "/shared"}}}],
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 50},
-        "CheckpointConfig": {"S3Uri": "s3://training-data/checkpoints/Sharded-Job-1/"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600}
-    })json");
-}
-
-plan_options two_host_options() {
-    plan_options options;
-    options.shm_size_bytes = std::int64_t{1} << 30;
-    options.limit_resources = true;
-    options.extra_env = {{"S3_ENDPOINT_URL", "http://172.17.0.1:8080"},
-                         {"AWS_ACCESS_KEY_ID", "local"},
-                         {"AWS_SECRET_ACCESS_KEY", "local"}};
-    return options;
-}
+using namespace smlocal::compose::testing;
 
 const bind_mount* find_mount(const host_plan& host, const std::string& target) {
     auto it = std::find_if(host.mounts.begin(), host.mounts.end(), [&](const bind_mount& m) { return m.target == target; });
