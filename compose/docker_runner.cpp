@@ -165,7 +165,12 @@ run_result docker_runner::reattach(const run_request& request, run_observer& obs
     std::sort(hosts.begin(), hosts.end(), [](const started_host& a, const started_host& b) {
         return a.host.size() != b.host.size() ? a.host.size() < b.host.size() : a.host < b.host;
     });
-    run_result result = supervise(hosts, observer, stop, request.detach, std::chrono::system_clock::now());
+    // Output printed while the server was down is read again from just after what was stored.
+    const auto since = request.output_stored_until > 0
+                           ? std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                 std::chrono::duration<double>(request.output_stored_until + 0.001)))
+                           : std::chrono::system_clock::now();
+    run_result result = supervise(hosts, observer, stop, request.detach, since);
     if (request.detach.stop_requested()) return result;
     clean_up(hosts, network_id);
     return result;

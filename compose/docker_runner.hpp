@@ -4,8 +4,10 @@
 //
 // LIMITATIONS vs real SageMaker:
 // - Images are never pulled: they must be in the local Docker image store.
-// - After a server restart, output the containers printed while smlocal was down is not in the
-//   job's log streams (re-attached streams continue from the restart).
+// - After a server restart, the re-attached job writes new log streams, which start with what the
+//   containers printed while smlocal was down.
+// - A host whose container has exited no longer resolves for its peers (Docker's DNS drops it),
+//   where a SageMaker instance stays up until the whole job ends.
 
 #include <chrono>
 #include <cstdint>

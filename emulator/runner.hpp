@@ -59,6 +59,8 @@ struct run_request {
     /// Set when the server shuts down: a runner whose hosts outlive the server (containers) returns
     /// at once and leaves them running, for `reattach` after the restart. Others may ignore it.
     std::stop_token detach;
+    /// For `reattach`: epoch seconds of the last output already stored; later output is wanted.
+    double output_stored_until = 0;
 };
 
 /// Receives what the hosts print. Called from runner threads; implementations are thread-safe.

@@ -68,9 +68,24 @@ public:
           log_dir_(std::move(log_dir)), on_metric_(std::move(on_metric)) {
         stream_suffix_ = std::to_string(static_cast<long long>(clock_.now()));
         fs::create_directories(log_dir_);
+        // Lines a quiet container printed last must not wait for its next line to be visible.
+        flusher_ = std::jthread([this](std::stop_token stop) {
+            while (wall_clock().sleep_for(flush_interval, stop)) flush();
+        });
     }
 
-    ~job_log_observer() override { flush(); }
+    ~job_log_observer() override {
+        flusher_ = {};
+        flush();
+    }
+
+    /// The last lines a host printed (escaped), oldest first.
+    std::vector<std::string> last_lines(const std::string& host) {
+        std::lock_guard lock(mutex_);
+        auto it = streams_.find(host);
+        return it == streams_.end() ? std::vector<std::string>{}
+                                    : std::vector<std::string>(it->second.tail.begin(), it->second.tail.end());
+    }
 
     void on_log(std::string_view host, std::string_view line) override {
         const double now = clock_.now();
@@ -79,13 +94,15 @@ public:
         std::lock_guard lock(mutex_);
         host_stream& stream = stream_for(host);
         stream.text << message << '\n';
+        stream.tail.push_back(message);
+        if (stream.tail.size() > tail_lines) stream.tail.pop_front();
         stream.pending.push_back({to_ms(now), to_ms(now), std::move(message)});
         for (auto& p : points) {
             pending_metrics_.push_back(p);
             on_metric_(p);
         }
         // Write promptly so that log tails and Describe see progress, but batch bursts.
-        if (now - last_flush_ >= 0.2 || stream.pending.size() >= 512) flush_locked(now);
+        if (now - last_flush_ >= flush_interval || stream.pending.size() >= 512) flush_locked(now);
     }
 
     void flush() {
@@ -94,9 +111,13 @@ public:
     }
 
 private:
+    static constexpr double flush_interval = 0.2;
+    static constexpr std::size_t tail_lines = 5;
+
     struct host_stream {
         std::string name;
         std::vector<log_event> pending;
+        std::deque<std::string> tail;
         std::ofstream text;
     };
 
@@ -135,6 +156,7 @@ private:
     std::map<std::string, host_stream> streams_;
     std::vector<metric_point> pending_metrics_;
     double last_flush_ = 0;
+    std::jthread flusher_;  // last member: stopped first, before what it flushes goes away
 };
 
 }  // namespace
@@ -213,7 +235,8 @@ std::shared_ptr<training_job_service::entry> training_job_service::require(const
 std::vector<resolved_channel> resolve_channels(const uri_mapper& storage, const training_job_spec& spec) {
     std::vector<resolved_channel> out;
     for (const auto& channel : spec.channels) {
-        resolved_channel r{channel, {}, true};
+        resolved_channel r;
+        r.spec = channel;
         if (channel.is_file_system()) {
             r.source = storage.file_system_path(channel.file_system_type, channel.file_system_id, channel.directory_path);
             r.read_only = channel.file_system_access_mode != "rw";
@@ -488,6 +511,11 @@ void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_to
                                       std::unique_lock lock(mutex_);
                                       update_final_metrics(job.job.final_metrics, point);
                                   });
+        if (reattach)
+            for (const auto& stream : store_.log_streams(spec.name + "/"))
+                if (stream.last_event_ms)
+                    request.output_stored_until =
+                        std::max(request.output_stored_until, static_cast<double>(*stream.last_event_ms) / 1000.0);
         const run_result result =
             reattach ? chosen->reattach(request, observer, stop) : chosen->run(request, observer, stop);
         observer.flush();
@@ -523,9 +551,20 @@ void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_to
             const host_workspace* host = &request.hosts.front();
             for (const auto& h : request.hosts)
                 if (h.host == result.failed_host) host = &h;
-            const std::string text = read_failure_file(host->failure_file()).value_or("");
-            finish(job, training_job_status::failed, "Failed", "",
-                   truncate_reason("AlgorithmError: " + text + ", exit code: " + std::to_string(result.exit_code)));
+            const std::string code = ", exit code: " + std::to_string(result.exit_code);
+            std::string text;
+            if (auto failure = read_failure_file(host->failure_file())) {
+                text = *failure;
+            } else {
+                // Without /opt/ml/output/failure, the last lines are the best clue there is.
+                text = "no " + host->host + ":/opt/ml/output/failure; last log lines:";
+                for (const auto& line : observer.last_lines(host->host)) text += " " + line + " |";
+                if (text.back() == '|') text.resize(text.size() - 2);
+            }
+            // Keep the ", exit code: N" ending whole within the 1024 characters.
+            const std::size_t room = failure_reason_limit - code.size() - std::string("AlgorithmError: ").size();
+            if (text.size() > room) text.resize(room);
+            finish(job, training_job_status::failed, "Failed", "", "AlgorithmError: " + text + code);
         } else {
             finish(job, training_job_status::completed, "Completed", "Training job completed");
         }

@@ -34,7 +34,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (ROLE_ARN, SMLOCAL_SOURCE_DIR, CheckingProxy, E2ETestCase,  # noqa: E402
+from harness import (SMLOCAL_SOURCE_DIR, CheckingProxy, E2ETestCase,  # noqa: E402
                      Server, dummy_env, job_arn, job_request, read_model_tar, s3_channel,
                      start_class_server, wait_for, wait_terminal)
 
@@ -333,7 +333,10 @@ class DockerJobsTest(DockerJobCase):
             self.server.put_s3(f"s3://bucket/sharded/part-{i}", f"object {i}\n")
         channel = s3_channel("train", "s3://bucket/sharded/")
         channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
-        self.create(trainer_request(name, {"epochs": "2", "list_files": "1", "resolve_hosts": "1"},
+        # sleep_seconds keeps each host up for a while after it resolved its peers: a host whose
+        # container has exited no longer resolves (see test_peer_names_resolve_until_job_ends).
+        self.create(trainer_request(name, {"epochs": "2", "sleep_seconds": "1.5", "list_files": "1",
+                                           "resolve_hosts": "1"},
                                     channels=[channel], instance_count=2))
         described = self.wait_done(name, 90)
         self.assertStatus(described, "Completed")
@@ -358,7 +361,6 @@ class DockerJobsTest(DockerJobCase):
         self.assertEqual(sorted(output), ["metrics-algo-1.txt", "metrics-algo-2.txt"])
         self.assertNoLeftovers(name)
 
-    # 4 ----------------------------------------------------------------------------------------
     def test_pipe_mode_channel(self):
         name = job_name("pipe")
         sizes = [1000, 70000, 33]

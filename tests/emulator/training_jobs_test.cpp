@@ -167,6 +167,16 @@ TEST_CASE("a non-zero exit fails the job with the failure file's text") {
     CHECK(d["SecondaryStatusTransitions"].back()["StatusMessage"] == d["FailureReason"]);
 }
 
+TEST_CASE("a non-zero exit without a failure file names the exit code and the last log lines") {
+    service_fixture f;
+    f.simulator.exit_code = 3;
+    f.service->create(request_for("no-failure-file"));
+    json d = f.wait_terminal("no-failure-file");
+    CHECK(d["FailureReason"] ==
+          "AlgorithmError: no algo-1:/opt/ml/output/failure; last log lines: epoch=1 loss=0.5 | epoch=2 loss=0.25, "
+          "exit code: 3");
+}
+
 TEST_CASE("Stop: InProgress -> Stopping -> Stopped, artifacts uploaded, terminal jobs refuse") {
     service_fixture f;
     f.simulator.until_stopped = true;
