@@ -235,9 +235,11 @@ def render(args):
                  f"after: {meta.get('load_after', '?').replace('_', ' ')}.")
     lines.append(f"- Date: {meta.get('date', datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))}. "
                  f"smlocal `{meta.get('git', '?')}`, Release build (`build-bench`), `--threads 2`.")
-    lines.append(f"- Load generator: wrk {meta.get('wrk_version', '?')} on the same machine, {duration} s per run after a "
-                 f"2 s warm-up, `-t1 -c1` and `-t2 -c16`, keep-alive; latencies are wrk's (no coordinated-omission "
-                 f"correction). Every request: `POST /` with `X-Amz-Target: SageMaker.DescribeTrainingJob`, "
+    lines.append(f"- Load generator: wrk {meta.get('wrk_version', '?')} on the same 2 CPUs as the server under test "
+                 f"(so wrk's own CPU counts against every server alike; the load averages above show other work "
+                 f"on the machine too), {duration} s per run after a 2 s warm-up, `-t1 -c1` and `-t2 -c16`, "
+                 f"keep-alive; latencies are wrk's (no coordinated-omission correction). Every Describe request: "
+                 f"`POST /` with `X-Amz-Target: SageMaker.DescribeTrainingJob`, "
                  f"`Content-Type: application/x-amz-json-1.1`, a dummy SigV4 `Authorization` header, body "
                  f"`{{\"TrainingJobName\":\"bench-0\"}}` (`scripts/bench/aws_json.lua`).")
     bodies = runs.get("bodies", {})
