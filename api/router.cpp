@@ -64,8 +64,11 @@ http_response router::handle_json_operation(const http_request& request, std::st
                 return error_response(request, error_code::validation, format_validation_message(result.violations),
                                       request_id);
         }
-        const json response = (*handler)(body);
-        return json_response(request, response.dump(-1, ' ', false, json::error_handler_t::replace), request_id);
+        operation_output output = (*handler)(body);
+        return json_response(request,
+                             output.body ? *output.body
+                                         : output.value.dump(-1, ' ', false, json::error_handler_t::replace),
+                             request_id);
     } catch (const service_error& error) {
         return error_response(request, error.code(), error.what(), request_id);
     } catch (const std::exception& error) {

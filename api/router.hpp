@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,8 +16,16 @@
 
 namespace smlocal::api {
 
+/// What an operation answers: a JSON value, or a body it already serialized (a cached one).
+struct operation_output {
+    operation_output(nlohmann::json json_value) : value(std::move(json_value)) {}
+    operation_output(std::shared_ptr<const std::string> serialized) : body(std::move(serialized)) {}
+    nlohmann::json value;
+    std::shared_ptr<const std::string> body;
+};
+
 /// One operation: a validated request body in, a response body out. Throws service_error.
-using operation_handler = std::function<nlohmann::json(nlohmann::json& request)>;
+using operation_handler = std::function<operation_output(nlohmann::json& request)>;
 
 /// An AWS JSON 1.1 service: its target prefix, its model (for validation), its operations.
 struct json_service {

@@ -28,7 +28,10 @@ struct training_job_service::entry {
     std::uint64_t persisted_version = 0;
     std::stop_source stop;      // StopTrainingJob, MaxRuntimeInSeconds, shutdown
     std::stop_source detach;    // shutdown: container runs are left going for reattach
-    std::jthread worker;
+    // The Describe body of record `version`: Describe is the hottest call, and SDK waiters poll it.
+    std::mutex describe_mutex;
+    std::uint64_t describe_version = 0;
+    std::shared_ptr<const std::string> describe_body;
 };
 
 namespace {
@@ -175,8 +178,9 @@ training_job_service::~training_job_service() {
     // Detach first, so that container runners leave their containers running rather than stop them.
     for (auto& job : jobs) job->detach.request_stop();
     for (auto& job : jobs) job->stop.request_stop();
-    for (auto& job : jobs)
-        if (job->worker.joinable()) job->worker.join();
+    // Workers are detached (a finished one must not pin its stack); wait for the running ones.
+    std::unique_lock lock(workers_mutex_);
+    workers_done_.wait(lock, [&] { return active_workers_ == 0; });
 }
 
 std::string training_job_service::arn_for(const std::string& name) const {
@@ -361,7 +365,17 @@ std::string training_job_service::create(nlohmann::json request, std::optional<s
 }
 
 void training_job_service::start_worker(const std::shared_ptr<entry>& job, bool reattach) {
-    job->worker = std::jthread([this, job, reattach](std::stop_token) { run_job(job, job->stop.get_token(), reattach); });
+    {
+        std::lock_guard lock(workers_mutex_);
+        ++active_workers_;
+    }
+    std::thread([this, job, reattach] {
+        run_job(job, job->stop.get_token(), reattach);
+        // Nothing of `this` is touched after the count drops: the destructor may then proceed.
+        std::lock_guard lock(workers_mutex_);
+        --active_workers_;
+        workers_done_.notify_all();
+    }).detach();
 }
 
 void training_job_service::mutate(entry& job, const std::function<void(training_job&)>& change) {
@@ -510,6 +524,7 @@ void training_job_service::run_job(const std::shared_ptr<entry>& e, std::stop_to
                                   [this, &job](const metric_point& point) {
                                       std::unique_lock lock(mutex_);
                                       update_final_metrics(job.job.final_metrics, point);
+                                      ++job.version;  // Describe shows it; persisted at the next change
                                   });
         if (reattach)
             for (const auto& stream : store_.log_streams(spec.name + "/"))
@@ -580,6 +595,19 @@ nlohmann::json training_job_service::describe(const std::string& name) const {
     auto job = require(name);
     std::shared_lock lock(mutex_);
     return to_describe_json(job->job);
+}
+
+std::shared_ptr<const std::string> training_job_service::describe_body(const std::string& name) const {
+    auto job = require(name);
+    std::shared_lock lock(mutex_);
+    // The record cannot change while the registry lock is shared, so `version` names this body.
+    std::lock_guard cache(job->describe_mutex);
+    if (!job->describe_body || job->describe_version != job->version) {
+        job->describe_body = std::make_shared<const std::string>(
+            to_describe_json(job->job).dump(-1, ' ', false, json::error_handler_t::replace));
+        job->describe_version = job->version;
+    }
+    return job->describe_body;
 }
 
 training_job training_job_service::get(const std::string& name) const {

@@ -9,6 +9,8 @@
 // - A job with a container image needs the Docker runner; without one it fails with a clear reason.
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -87,6 +89,8 @@ public:
 
     /// DescribeTrainingJob body. Throws ValidationException "Requested resource not found.".
     nlohmann::json describe(const std::string& name) const;
+    /// The same, serialized, cached until the record next changes. Same error.
+    std::shared_ptr<const std::string> describe_body(const std::string& name) const;
     /// A copy of the record; same error as describe.
     training_job get(const std::string& name) const;
 
@@ -135,6 +139,9 @@ private:
     double last_creation_time_ = 0;
     std::vector<job_finished_listener> listeners_;
     std::atomic<bool> shutting_down_{false};
+    std::mutex workers_mutex_;
+    std::condition_variable workers_done_;
+    std::size_t active_workers_ = 0;  // detached worker threads still running
 };
 
 }  // namespace smlocal

@@ -62,7 +62,7 @@ json_service make_sagemaker_service(training_job_service& training_jobs, tag_ser
         return json{{"TrainingJobArn", arn}};
     };
     ops["DescribeTrainingJob"] = [&](json& request) {
-        return training_jobs.describe(request.at("TrainingJobName").get<std::string>());
+        return training_jobs.describe_body(request.at("TrainingJobName").get<std::string>());
     };
     ops["ListTrainingJobs"] = [&](json& request) {
         training_job_list page = training_jobs.list(read_list_query(request));
