@@ -70,6 +70,14 @@ constexpr const char* migrations[] = {
         PRIMARY KEY (stream_id, idx)
     ) WITHOUT ROWID;
     )sql",
+    // 1 -> 2: hyperparameter tuning jobs, one JSON record each (emulator/tuning/tuning_job.hpp).
+    R"sql(
+    CREATE TABLE tuning_jobs (
+        name          TEXT PRIMARY KEY,
+        creation_time REAL NOT NULL,
+        record        TEXT NOT NULL
+    );
+    )sql",
 };
 constexpr int schema_version = static_cast<int>(std::size(migrations));
 
@@ -198,6 +206,10 @@ struct store::statements {
                      "ON CONFLICT (name) DO UPDATE SET creation_time = excluded.creation_time, "
                      "status = excluded.status, record = excluded.record"),
           select_jobs(db, "SELECT name, record FROM training_jobs ORDER BY creation_time, name"),
+          upsert_tuning_job(db,
+                            "INSERT INTO tuning_jobs (name, creation_time, record) VALUES (?1, ?2, ?3) "
+                            "ON CONFLICT (name) DO UPDATE SET record = excluded.record"),
+          select_tuning_jobs(db, "SELECT record FROM tuning_jobs ORDER BY creation_time, name"),
           upsert_tag(db,
                      "INSERT INTO tags (resource_arn, key, value) VALUES (?1, ?2, ?3) "
                      "ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value"),
@@ -234,6 +246,7 @@ struct store::statements {
 
     statement begin, commit, rollback;
     statement upsert_job, select_jobs;
+    statement upsert_tuning_job, select_tuning_jobs;
     statement upsert_tag, delete_tag, select_tags;
     statement insert_metric, select_metrics;
     statement insert_stream, select_stream_tail, insert_event, update_stream, select_streams_from, select_events;
@@ -442,6 +455,26 @@ std::vector<training_job> store::load_training_jobs() {
         }
     }
     return jobs;
+}
+
+void store::put_tuning_job(const std::string& name, double creation_time, const nlohmann::json& record) {
+    const std::string text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::lock_guard lock(mutex_);
+    auto& q = statements_->upsert_tuning_job;
+    reset_guard guard{q};
+    q.bind(1, name);
+    q.bind(2, creation_time);
+    q.bind(3, text);
+    q.run();
+}
+
+std::vector<nlohmann::json> store::load_tuning_jobs() {
+    const std::lock_guard lock(mutex_);
+    auto& q = statements_->select_tuning_jobs;
+    reset_guard guard{q};
+    std::vector<nlohmann::json> records;
+    while (q.step()) records.push_back(nlohmann::json::parse(q.text(0)));
+    return records;
 }
 
 void store::put_tags(const std::string& resource_arn, const std::vector<tag>& tags) {

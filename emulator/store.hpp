@@ -54,6 +54,10 @@ public:
     /// Every stored job, ordered by creation time, then name.
     std::vector<training_job> load_training_jobs();
 
+    // Hyperparameter tuning jobs: one JSON record each (emulator/tuning), in creation order.
+    void put_tuning_job(const std::string& name, double creation_time, const nlohmann::json& record);
+    std::vector<nlohmann::json> load_tuning_jobs();
+
     // Tags, keyed by resource ARN (lower-cased by the caller), in insertion order.
     /// Adds the tags; an existing key gets the new value and keeps its place.
     void put_tags(const std::string& resource_arn, const std::vector<tag>& tags);

@@ -105,12 +105,12 @@ TEST_CASE("store creates a versioned WAL database") {
         store s(dir.db());
         CHECK(fs::exists(dir.db()));
     }
-    CHECK(pragma_value(dir.db(), "user_version") == "1");
+    CHECK(pragma_value(dir.db(), "user_version") == "2");
     CHECK(pragma_value(dir.db(), "journal_mode") == "wal");
 
     SUBCASE("reopening an existing database keeps its version") {
         store again(dir.db());
-        CHECK(pragma_value(dir.db(), "user_version") == "1");
+        CHECK(pragma_value(dir.db(), "user_version") == "2");
     }
     SUBCASE("a database from a newer smlocal is refused") {
         sqlite3* db = nullptr;
@@ -493,4 +493,19 @@ TEST_CASE("store a 10,000-event append and an indexed page in the middle") {
     std::int64_t bytes = 0;
     for (const auto& e : events) bytes += static_cast<std::int64_t>(e.message.size());
     CHECK(stream.stored_bytes == bytes);
+}
+
+TEST_CASE("store tuning job records round-trip in creation order") {
+    temp_dir dir;
+    {
+        store db(dir.db());
+        db.put_tuning_job("b", 2.0, nlohmann::json{{"name", "b"}});
+        db.put_tuning_job("a", 1.0, nlohmann::json{{"name", "a"}, {"v", 1}});
+        db.put_tuning_job("a", 1.0, nlohmann::json{{"name", "a"}, {"v", 2}});
+    }
+    store db(dir.db());
+    auto records = db.load_tuning_jobs();
+    REQUIRE(records.size() == 2);
+    CHECK(records[0] == nlohmann::json{{"name", "a"}, {"v", 2}});
+    CHECK(records[1]["name"] == "b");
 }
