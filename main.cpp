@@ -28,6 +28,7 @@
 #include "emulator/store.hpp"
 #include "emulator/tags.hpp"
 #include "emulator/training_jobs.hpp"
+#include "emulator/tuning/tuning_jobs.hpp"
 
 namespace {
 
@@ -99,12 +100,18 @@ int serve(const serve_options& options) {
 
     emulator_config config{options.region, options.account_id, data_dir, options.simulate_all};
     training_job_service training_jobs(config, db, storage, wall_clock(), runner_set{&simulator, &containers});
-    tag_service tags(db, [&](const std::string& arn) { return training_jobs.has_arn(arn); });
+    tuning::tuning_job_service* tuning_ptr = nullptr;
+    tag_service tags(db, [&](const std::string& arn) {
+        return training_jobs.has_arn(arn) || (tuning_ptr && tuning_ptr->has_arn(arn));
+    });
+    tuning::tuning_job_service tuning_jobs(config, db, training_jobs, tags, wall_clock());
+    tuning_ptr = &tuning_jobs;
     tags.recover();
     training_jobs.recover();
+    tuning_jobs.recover();
 
     api::router router;
-    router.add_service(api::make_sagemaker_service(training_jobs, tags));
+    router.add_service(api::make_sagemaker_service(training_jobs, tuning_jobs, tags));
 
     boost::asio::io_context io(static_cast<int>(options.threads));
     api::http_server_options http_options;

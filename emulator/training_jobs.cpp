@@ -318,14 +318,19 @@ std::vector<resolved_channel> stage_channels(const uri_mapper& storage, const tr
     return channels;
 }
 
-std::string training_job_service::create(nlohmann::json request, std::optional<std::string> tuning_job_arn) {
+training_job_spec training_job_service::check(nlohmann::json& request) const {
     apply_create_defaults(request);
-    const training_job_spec spec = parse_training_job_spec(request);
+    training_job_spec spec = parse_training_job_spec(request);
     // Reject URIs that leave their roots now, while the client can still be told.
     resolve_channels(storage_, spec);
     storage_.s3_path(spec.s3_output_path);
     if (spec.checkpoint_s3_uri) storage_.s3_path(*spec.checkpoint_s3_uri);
     metric_extractor check_regexes(spec.metric_definitions);
+    return spec;
+}
+
+std::string training_job_service::create(nlohmann::json request, std::optional<std::string> tuning_job_arn) {
+    const training_job_spec spec = check(request);
 
     auto e = std::make_shared<entry>();
     training_job& job = e->job;

@@ -87,6 +87,10 @@ public:
     /// cross-field rules and URIs that leave their root.
     std::string create(nlohmann::json request, std::optional<std::string> tuning_job_arn = std::nullopt);
 
+    /// Everything create() checks, without creating: fills the defaults into `request` and
+    /// returns its spec. Throws as create() does (the tuner checks its children this way).
+    training_job_spec check(nlohmann::json& request) const;
+
     /// DescribeTrainingJob body. Throws ValidationException "Requested resource not found.".
     nlohmann::json describe(const std::string& name) const;
     /// The same, serialized, cached until the record next changes. Same error.

@@ -27,7 +27,9 @@ std::optional<double> timestamp_member(const json& request, const char* name) {
     return it == request.end() ? std::nullopt : parse_timestamp(*it);
 }
 
-list_query read_list_query(const json& request) {
+// Defaults differ per list: ListTrainingJobs is newest first, the tuning lists sort by name.
+list_query read_list_query(const json& request, const char* default_sort = "CreationTime",
+                           const char* default_order = "Descending") {
     list_query query;
     if (auto it = request.find("NameContains"); it != request.end()) query.name_contains = it->get<std::string>();
     if (auto it = request.find("StatusEquals"); it != request.end()) query.status_equals = it->get<std::string>();
@@ -35,12 +37,12 @@ list_query read_list_query(const json& request) {
     query.creation_time_before = timestamp_member(request, "CreationTimeBefore");
     query.last_modified_time_after = timestamp_member(request, "LastModifiedTimeAfter");
     query.last_modified_time_before = timestamp_member(request, "LastModifiedTimeBefore");
-    // Newest first unless asked otherwise, as the ListTrainingJobs operation doc describes.
-    const std::string sort_by = request.value("SortBy", "CreationTime");
-    query.sort_by = sort_by == "Name"     ? list_query::sort_key::name
-                    : sort_by == "Status" ? list_query::sort_key::status
-                                          : list_query::sort_key::creation_time;
-    query.descending = request.value("SortOrder", "Descending") == "Descending";
+    const std::string sort_by = request.value("SortBy", default_sort);
+    query.sort_by = sort_by == "Name"                        ? list_query::sort_key::name
+                    : sort_by == "Status"                    ? list_query::sort_key::status
+                    : sort_by == "FinalObjectiveMetricValue" ? list_query::sort_key::objective
+                                                             : list_query::sort_key::creation_time;
+    query.descending = request.value("SortOrder", default_order) == "Descending";
     query.max_results = request.value("MaxResults", 10);
     if (auto it = request.find("NextToken"); it != request.end() && !it->get<std::string>().empty())
         query.next_token = it->get<std::string>();
@@ -49,7 +51,8 @@ list_query read_list_query(const json& request) {
 
 }  // namespace
 
-json_service make_sagemaker_service(training_job_service& training_jobs, tag_service& tags) {
+json_service make_sagemaker_service(training_job_service& training_jobs, tuning::tuning_job_service& tuning_jobs,
+                                    tag_service& tags) {
     json_service service;
     service.target_prefix = "SageMaker";
     service.model = &sagemaker_model();
@@ -73,6 +76,32 @@ json_service make_sagemaker_service(training_job_service& training_jobs, tag_ser
     ops["StopTrainingJob"] = [&](json& request) {
         training_jobs.stop(request.at("TrainingJobName").get<std::string>());
         return json::object();
+    };
+    ops["CreateHyperParameterTuningJob"] = [&](json& request) {
+        const std::vector<tag> initial_tags = read_tags(request);
+        const std::string arn = tuning_jobs.create(request);
+        tags.add_at_create(arn, initial_tags);
+        return json{{"HyperParameterTuningJobArn", arn}};
+    };
+    ops["DescribeHyperParameterTuningJob"] = [&](json& request) {
+        return tuning_jobs.describe(request.at("HyperParameterTuningJobName").get<std::string>());
+    };
+    ops["ListHyperParameterTuningJobs"] = [&](json& request) {
+        auto page = tuning_jobs.list(read_list_query(request, "Name", "Ascending"));
+        json out{{"HyperParameterTuningJobSummaries", std::move(page.summaries)}};
+        if (page.next_token) out["NextToken"] = *page.next_token;
+        return out;
+    };
+    ops["StopHyperParameterTuningJob"] = [&](json& request) {
+        tuning_jobs.stop(request.at("HyperParameterTuningJobName").get<std::string>());
+        return json::object();
+    };
+    ops["ListTrainingJobsForHyperParameterTuningJob"] = [&](json& request) {
+        auto page = tuning_jobs.list_training_jobs(request.at("HyperParameterTuningJobName").get<std::string>(),
+                                                   read_list_query(request, "Name", "Ascending"));
+        json out{{"TrainingJobSummaries", std::move(page.summaries)}};
+        if (page.next_token) out["NextToken"] = *page.next_token;
+        return out;
     };
     ops["AddTags"] = [&](json& request) {
         const std::vector<tag> added = read_tags(request);

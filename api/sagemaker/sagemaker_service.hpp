@@ -5,11 +5,13 @@
 #include "api/router.hpp"
 #include "emulator/tags.hpp"
 #include "emulator/training_jobs.hpp"
+#include "emulator/tuning/tuning_jobs.hpp"
 
 namespace smlocal::api {
 
 /// The SageMaker service for the router: prefix "SageMaker", the embedded model, every operation
 /// we serve.
-json_service make_sagemaker_service(training_job_service& training_jobs, tag_service& tags);
+json_service make_sagemaker_service(training_job_service& training_jobs, tuning::tuning_job_service& tuning_jobs,
+                                    tag_service& tags);
 
 }  // namespace smlocal::api

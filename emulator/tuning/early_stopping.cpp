@@ -112,14 +112,13 @@ hyperband_stopper::hyperband_stopper(hyperband_options options) : options_(optio
         rungs_.push_back(static_cast<int>(r));
     }
 
-    // Bracket shares: w_s = eta^(B-1-s) / (B-s), laid out on [0,1) from s = B-1 (never stopped)
-    // down to s = 0 (judged from the first rung).
+    // Bracket shares: w_s = eta^-s (the same epochs at every bracket's first rung), laid out on
+    // [0,1) from s = B-1 (never stopped) down to s = 0 (judged from the first rung).
     const std::size_t brackets = bracket_count();
     std::vector<double> weight(brackets);
     double total = 0;
     for (std::size_t s = 0; s < brackets; ++s) {
-        weight[s] = std::pow(static_cast<double>(options_.eta), static_cast<double>(brackets - 1 - s)) /
-                    static_cast<double>(brackets - s);
+        weight[s] = std::pow(static_cast<double>(options_.eta), -static_cast<double>(s));
         total += weight[s];
     }
     bracket_upper_.assign(brackets, 0.0);
@@ -199,7 +198,7 @@ median_stopper::median_stopper(median_options options) : options_(options) {
 
 int median_stopper::first_epoch() const {
     // ceil(0.1 · expected) in integers.
-    const int tenth = (options_.expected_epochs + 9) / 10;
+    const auto tenth = static_cast<int>((static_cast<std::int64_t>(options_.expected_epochs) + 9) / 10);
     return std::max(options_.min_epochs, tenth);
 }
 

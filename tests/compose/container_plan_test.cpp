@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 using namespace smlocal;
@@ -114,6 +115,12 @@ TEST_CASE("single-host defaults") {
     CHECK_FALSE(hc.contains("Memory"));
     CHECK_FALSE(hc.contains("DeviceRequests"));
     CHECK_FALSE(hc.contains("Binds"));
+    // No subnet in the options: no fixed address, no /etc/hosts entries (Docker's DNS only).
+    CHECK_FALSE(plan.subnet);
+    CHECK(host.address.empty());
+    CHECK_FALSE(hc.contains("ExtraHosts"));
+    CHECK(json(plan)["hosts"][0]["address"].is_null());
+    CHECK(json(plan)["subnet"].is_null());
 
     const std::string ws = std::string(jobs_root) + "/Single-Job/algo-1";
     const std::vector<bind_mount> expected{
@@ -510,5 +517,124 @@ TEST_CASE("config files") {
         // Everything else is the same file on every host.
         for (const char* name : {"hyperparameters.json", "inputdataconfig.json", "checkpointconfig.json"})
             CHECK(plan.hosts[0].config_files.at(name) == plan.hosts[1].config_files.at(name));
+    }
+}
+
+TEST_CASE("host addresses: algo-1 at .11, clear of the gateway, inside the subnet") {
+    using list = std::vector<std::string>;
+    CHECK(host_addresses({"172.18.0.0/16", "172.18.0.1"}, 2) == list{"172.18.0.11", "172.18.0.12"});
+    CHECK(host_addresses({"192.168.176.0/20", "192.168.176.1"}, 1) == list{"192.168.176.11"});
+    CHECK(host_addresses({"172.18.0.0/16", "172.18.0.1"}, 0).empty());
+    // No gateway given: Docker's default, the first address, which is out of the way anyway.
+    CHECK(host_addresses({"10.9.0.0/24", ""}, 3) == list{"10.9.0.11", "10.9.0.12", "10.9.0.13"});
+    // A gateway among the hosts' addresses is skipped.
+    CHECK(host_addresses({"10.9.0.0/24", "10.9.0.12"}, 3) == list{"10.9.0.11", "10.9.0.13", "10.9.0.14"});
+    // Host bits in the subnet are ignored.
+    CHECK(host_addresses({"10.9.0.77/24", "10.9.0.1"}, 1) == list{"10.9.0.11"});
+
+    SUBCASE("many hosts carry over into the next octet, never onto the broadcast address") {
+        const auto addresses = host_addresses({"172.18.0.0/16", "172.18.0.1"}, 300);
+        REQUIRE(addresses.size() == 300);
+        CHECK(addresses[244] == "172.18.0.255");  // a valid host address in a /16
+        CHECK(addresses[245] == "172.18.1.0");
+        CHECK(addresses[299] == "172.18.1.54");
+        CHECK(std::set<std::string>(addresses.begin(), addresses.end()).size() == 300);
+        const auto last = host_addresses({"10.9.0.0/24", "10.9.0.1"}, 244);
+        CHECK(last.front() == "10.9.0.11");
+        CHECK(last.back() == "10.9.0.254");
+    }
+    SUBCASE("a small subnet: from .11 while there is room, else from its first address") {
+        // 10.9.0.0/28: 10.9.0.1 (gateway) to 10.9.0.14 usable, 10.9.0.15 broadcast.
+        CHECK(host_addresses({"10.9.0.0/28", "10.9.0.1"}, 4) ==
+              list{"10.9.0.11", "10.9.0.12", "10.9.0.13", "10.9.0.14"});
+        CHECK(host_addresses({"10.9.0.0/28", "10.9.0.1"}, 5) ==
+              list{"10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"});
+        CHECK(host_addresses({"10.9.0.0/28", "10.9.0.1"}, 13).back() == "10.9.0.14");
+        CHECK(host_addresses({"10.9.0.0/29", "10.9.0.6"}, 5) ==
+              list{"10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5"});
+        CHECK_THROWS_WITH_AS(host_addresses({"10.9.0.0/28", "10.9.0.1"}, 14),
+                             "ClientError: the job network's subnet 10.9.0.0/28 has room for 13 host address(es), "
+                             "but the job needs 14",
+                             plan_error);
+        CHECK_THROWS_AS(host_addresses({"10.9.0.0/31", ""}, 1), plan_error);
+        CHECK_THROWS_AS(host_addresses({"10.9.0.0/32", ""}, 1), plan_error);
+        CHECK_THROWS_AS(host_addresses({"0.0.0.0/32", ""}, 1), plan_error);
+    }
+    SUBCASE("not an IPv4 subnet or gateway") {
+        for (const char* bad : {"", "nonsense", "10.9.0.0", "10.9.0.0/", "10.9.0.0/33", "10.9.0.0/2x", "10.9.0/24",
+                                "10.9.0.256/24", "10.9.0.0.1/24", "fd00::/64", " 10.9.0.0/24"}) {
+            CAPTURE(bad);
+            CHECK_THROWS_AS(host_addresses({bad, ""}, 1), std::invalid_argument);
+        }
+        CHECK_THROWS_AS(host_addresses({"10.9.0.0/24", "gateway"}, 1), std::invalid_argument);
+    }
+}
+
+TEST_CASE("a subnet gives every host a fixed address and every container all hosts in /etc/hosts") {
+    json request = minimal_request();
+    request["ResourceConfig"] = {{"InstanceType", "ml.m5.large"}, {"InstanceCount", 11}};
+    std::vector<std::string> names;  // the request lists the hosts in reverse
+    for (int i = 11; i >= 1; --i) names.push_back("algo-" + std::to_string(i));
+    job_fixture job(request, names);
+    plan_options options;
+    options.subnet = network_subnet{"172.20.0.0/16", "172.20.0.1"};
+    const container_plan plan = make_plan(job.request, options);
+
+    REQUIRE(plan.subnet);
+    CHECK(*plan.subnet == *options.subnet);
+    CHECK(plan.network_create_body["IPAM"] ==
+          json{{"Driver", "default"}, {"Config", json::array({{{"Subnet", "172.20.0.0/16"}, {"Gateway", "172.20.0.1"}}})}});
+    CHECK(plan.network_create_body["IPAM"] == network_ipam(*options.subnet));
+
+    // Numeric host order, as resourceconfig.json: algo-1 is .11, algo-10 is .20.
+    json expected_hosts = json::array();
+    for (int i = 1; i <= 11; ++i)
+        expected_hosts.push_back("algo-" + std::to_string(i) + ":172.20.0." + std::to_string(10 + i));
+    REQUIRE(plan.hosts.size() == 11);
+    for (const auto& host : plan.hosts) {
+        CAPTURE(host.host);
+        const std::string expected_address = "172.20.0." + std::to_string(10 + std::stoi(host.host.substr(5)));
+        CHECK(host.address == expected_address);
+        CHECK(host.create_body["NetworkingConfig"] ==
+              json{{"EndpointsConfig",
+                    {{plan.network_name,
+                      {{"Aliases", json::array({host.host})}, {"IPAMConfig", {{"IPv4Address", expected_address}}}}}}}});
+        // Every host, itself included, in every container: the same list everywhere.
+        CHECK(host.create_body["HostConfig"]["ExtraHosts"] == expected_hosts);
+    }
+    CHECK(plan.hosts[0].host == "algo-11");  // still the request's order
+    CHECK(json(plan)["hosts"][10]["address"] == "172.20.0.11");
+    CHECK(json(plan)["subnet"] == json{{"subnet", "172.20.0.0/16"}, {"gateway", "172.20.0.1"}});
+
+    SUBCASE("apart from the addresses, the plan is the one without a subnet") {
+        const container_plan plain = make_plan(job.request, {});
+        json with = json(plan), without = json(plain);
+        with["network_create_body"].erase("IPAM");
+        with["subnet"] = nullptr;
+        for (auto& host : with["hosts"]) {
+            host["address"] = nullptr;
+            host["create_body"]["HostConfig"].erase("ExtraHosts");
+            host["create_body"]["NetworkingConfig"]["EndpointsConfig"][plan.network_name].erase("IPAMConfig");
+        }
+        CHECK(with == without);
+    }
+    SUBCASE("an isolated job's network stays internal on its subnet") {
+        job.spec.enable_network_isolation = true;
+        const container_plan isolated = make_plan(job.request, options);
+        CHECK(isolated.network_create_body["Internal"] == true);
+        CHECK(isolated.network_create_body["IPAM"] == network_ipam(*options.subnet));
+    }
+    SUBCASE("no gateway reported: the IPAM config names none") {
+        options.subnet->gateway.clear();
+        const container_plan no_gateway = make_plan(job.request, options);
+        CHECK(no_gateway.network_create_body["IPAM"]["Config"] == json::array({{{"Subnet", "172.20.0.0/16"}}}));
+        CHECK(no_gateway.hosts[10].address == "172.20.0.11");
+    }
+    SUBCASE("a subnet too small for the job") {
+        options.subnet = network_subnet{"10.9.0.0/29", "10.9.0.1"};
+        CHECK_THROWS_WITH_AS(make_plan(job.request, options),
+                             "ClientError: the job network's subnet 10.9.0.0/29 has room for 5 host address(es), "
+                             "but the job needs 11",
+                             plan_error);
     }
 }

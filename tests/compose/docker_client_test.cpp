@@ -1,4 +1,5 @@
 #include "compose/docker_client.hpp"
+#include "compose/docker_runner.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -24,6 +26,7 @@ using smlocal::compose::docker_error;
 using smlocal::compose::follow_end;
 using smlocal::compose::log_line_splitter;
 using smlocal::compose::log_stream;
+using smlocal::compose::network_subnet;
 
 namespace {
 
@@ -435,6 +438,117 @@ TEST_CASE("docker_client: network create, list and remove") {
         FAIL("a second remove must throw");
     } catch (const docker_error& e) {
         CHECK(e.code() == docker_error::kind::not_found);
+    }
+}
+
+TEST_CASE("docker_client: network create from a body, and inspect") {
+    const docker_client docker;
+    const std::string name = unique("smlocal-test-net");
+    const std::string label_value = unique("network-body");
+    const nlohmann::json body{{"Name", name}, {"Driver", "bridge"}, {"CheckDuplicate", true},
+                              {"Labels", {{test_label, label_value}}},
+                              {"IPAM", {{"Driver", "default"}, {"Config", {{{"Subnet", "10.213.7.0/24"}}}}}}};
+    const std::string id = docker.create_network(body);
+    const auto network = docker.inspect_network(id);
+    CHECK(network["Name"] == name);
+    CHECK(network["IPAM"]["Config"][0]["Subnet"] == "10.213.7.0/24");
+    try {
+        // Another network on the same subnet: refused, as kind bad_request (HTTP 403).
+        nlohmann::json overlapping = body;
+        overlapping["Name"] = name + "-b";
+        docker.remove_network(docker.create_network(overlapping));
+        FAIL("an overlapping subnet must throw");
+    } catch (const docker_error& e) {
+        CHECK(e.code() == docker_error::kind::bad_request);
+        CHECK(e.engine_message().find("overlaps") != std::string::npos);
+    }
+    docker.remove_network(id);
+    try {
+        docker.inspect_network(id);
+        FAIL("inspecting a removed network must throw");
+    } catch (const docker_error& e) {
+        CHECK(e.code() == docker_error::kind::not_found);
+    }
+}
+
+TEST_CASE("create_job_network: a free subnet of its own, on which containers get fixed addresses") {
+    const docker_client docker;
+    ensure_fixture_image(docker);
+    const std::string label_value = unique("job-network");
+    auto body_for = [&](const std::string& name) {
+        return nlohmann::json{{"Name", name}, {"Driver", "bridge"}, {"Internal", false}, {"CheckDuplicate", true},
+                              {"Labels", {{test_label, label_value}}}};
+    };
+    // Concurrent jobs: the probe-and-recreate of one must not hand its subnet to another.
+    constexpr int jobs = 4;
+    std::vector<std::string> names;
+    for (int i = 0; i < jobs; ++i) names.push_back(unique("smlocal-test-jobnet"));
+    std::vector<smlocal::compose::job_network> made(jobs);
+    std::vector<std::string> errors(jobs);
+    {
+        std::vector<std::jthread> threads;
+        for (int i = 0; i < jobs; ++i)
+            threads.emplace_back([&, i] {
+                try {
+                    made[i] = smlocal::compose::create_job_network(docker, body_for(names[i]));
+                } catch (const std::exception& e) {
+                    errors[i] = e.what();
+                }
+            });
+    }
+    struct networks_guard {
+        const docker_client& docker;
+        std::vector<smlocal::compose::job_network>& made;
+        ~networks_guard() {
+            for (const auto& network : made) {
+                try {
+                    if (!network.id.empty()) docker.remove_network(network.id);
+                } catch (const docker_error&) {
+                }
+            }
+        }
+    } cleanup{docker, made};
+
+    std::set<std::string> subnets;
+    for (int i = 0; i < jobs; ++i) {
+        CAPTURE(i);
+        REQUIRE_MESSAGE(errors[i].empty(), errors[i]);
+        REQUIRE(made[i].subnet);
+        const auto network = docker.inspect_network(made[i].id);
+        CHECK(network["Name"] == names[i]);
+        // Created with an explicit subnet: the one Docker had picked, as reported.
+        REQUIRE(network["IPAM"]["Config"].size() == 1);
+        CHECK(network["IPAM"]["Config"][0]["Subnet"] == made[i].subnet->subnet);
+        CHECK(network["IPAM"]["Config"][0].value("Gateway", "") == made[i].subnet->gateway);
+        subnets.insert(made[i].subnet->subnet);
+    }
+    CHECK(subnets.size() == jobs);
+    // No probe network is left behind: exactly the four.
+    CHECK(docker.list_networks({{test_label, label_value}}).size() == jobs);
+
+    // A container at a fixed address with the other host in its /etc/hosts.
+    const auto addresses = smlocal::compose::host_addresses(*made[0].subnet, 2);
+    nlohmann::json container = fixture_body("sleep", label_value);
+    container["HostConfig"]["NetworkMode"] = names[0];
+    container["HostConfig"]["ExtraHosts"] = {"algo-1:" + addresses[0], "algo-2:" + addresses[1]};
+    container["NetworkingConfig"]["EndpointsConfig"][names[0]] = {{"Aliases", {"algo-1"}},
+                                                                  {"IPAMConfig", {{"IPv4Address", addresses[0]}}}};
+    container_guard guard{docker, docker.create_container(unique("smlocal-test-fixed"), container)};
+    docker.start_container(guard.id);
+    const auto inspected = docker.inspect_container(guard.id);
+    CHECK(inspected["NetworkSettings"]["Networks"][names[0]]["IPAddress"] == addresses[0]);
+    CHECK(inspected["HostConfig"]["ExtraHosts"] == container["HostConfig"]["ExtraHosts"]);
+    docker.remove_container(guard.id, true);
+    guard.id.clear();
+
+    SUBCASE("a name in use is a conflict, and leaves nothing behind") {
+        try {
+            smlocal::compose::create_job_network(docker, body_for(names[1]));
+            FAIL("a duplicate name must throw");
+        } catch (const docker_error& e) {
+            CHECK(e.code() == docker_error::kind::conflict);
+        }
+        CHECK(docker.list_networks({{test_label, label_value}}).size() == jobs);
     }
 }
 

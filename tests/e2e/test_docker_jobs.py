@@ -333,10 +333,9 @@ class DockerJobsTest(DockerJobCase):
             self.server.put_s3(f"s3://bucket/sharded/part-{i}", f"object {i}\n")
         channel = s3_channel("train", "s3://bucket/sharded/")
         channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
-        # sleep_seconds keeps each host up for a while after it resolved its peers: a host whose
-        # container has exited no longer resolves (see test_peer_names_resolve_until_job_ends).
-        self.create(trainer_request(name, {"epochs": "2", "sleep_seconds": "1.5", "list_files": "1",
-                                           "resolve_hosts": "1"},
+        # No sleep: a host must resolve its peers even when they have already exited
+        # (see test_peer_names_resolve_until_job_ends).
+        self.create(trainer_request(name, {"epochs": "2", "list_files": "1", "resolve_hosts": "1"},
                                     channels=[channel], instance_count=2))
         described = self.wait_done(name, 90)
         self.assertStatus(described, "Completed")
@@ -360,6 +359,31 @@ class DockerJobsTest(DockerJobCase):
         output = self.artifact(described, "output")
         self.assertEqual(sorted(output), ["metrics-algo-1.txt", "metrics-algo-2.txt"])
         self.assertNoLeftovers(name)
+
+    def test_peer_names_resolve_until_job_ends(self):
+        """Every host stays resolvable for its peers until the whole job ends, as a SageMaker
+        instance does, also after its own container has exited: Docker's embedded DNS forgets a
+        stopped container, so smlocal gives each host a fixed address on the job network and
+        lists every host in every container's /etc/hosts. With epochs=0, algo-1 exits as soon as
+        it has resolved algo-2, often before algo-2 looks algo-1 up; four concurrent jobs make
+        that ordering likely (the unfixed runner failed several of them with "cannot resolve
+        algo-1", exit code 3)."""
+        names = [job_name(f"peers-{i}") for i in range(4)]
+        for name in names:
+            self.create(trainer_request(name, {"epochs": "0", "resolve_hosts": "1",
+                                               "resolve_timeout": "5"}, instance_count=2))
+        done = self.wait_all(names, 90)
+        for name in names:
+            with self.subTest(job=name):
+                self.assertStatus(done[name], "Completed", "Completed")
+                for host in ("algo-1", "algo-2"):
+                    lines = self.log_lines(name, host)
+                    text = "\n".join(lines)
+                    self.assertIn(f"trainer: start host={host} hosts=algo-1,algo-2", lines, text)
+                    self.assertIn("trainer: resolved algo-1", lines, text)
+                    self.assertIn("trainer: resolved algo-2", lines, text)
+                    self.assertIn("trainer: done", lines, text)
+                self.assertNoLeftovers(name)
 
     def test_pipe_mode_channel(self):
         name = job_name("pipe")
