@@ -3,18 +3,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "emulator/arn.hpp"
 #include "emulator/errors.hpp"
 
 namespace smlocal {
 namespace {
 
 constexpr std::size_t max_tags_per_resource = 50;
-
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return text;
-}
 
 }  // namespace
 
@@ -23,7 +18,7 @@ tag_service::tag_service(store& db, std::function<bool(const std::string& arn)> 
 
 void tag_service::recover() {
     std::lock_guard lock(mutex_);
-    for (auto& [arn, tags] : store_.load_tags()) by_arn_[lower(arn)] = std::move(tags);
+    for (auto& [arn, tags] : store_.load_tags()) by_arn_[lower_case(arn)] = std::move(tags);
 }
 
 void tag_service::require_resource(const std::string& arn) const {
@@ -31,7 +26,7 @@ void tag_service::require_resource(const std::string& arn) const {
 }
 
 void tag_service::merge(const std::string& arn, const std::vector<tag>& tags) {
-    const std::string key = lower(arn);
+    const std::string key = lower_case(arn);
     std::lock_guard lock(mutex_);
     std::vector<tag> merged = by_arn_[key];
     for (const auto& t : tags) {
@@ -60,7 +55,7 @@ void tag_service::add_at_create(const std::string& arn, const std::vector<tag>& 
 tag_page tag_service::list(const std::string& arn, int max_results, const std::optional<std::string>& next_token) const {
     require_resource(arn);
     std::lock_guard lock(mutex_);
-    auto it = by_arn_.find(lower(arn));
+    auto it = by_arn_.find(lower_case(arn));
     tag_page page;
     if (it == by_arn_.end()) return page;
     // Tokens are the offset of the next tag; tag lists are short and only grow at the end.
@@ -81,7 +76,7 @@ tag_page tag_service::list(const std::string& arn, int max_results, const std::o
 
 void tag_service::remove(const std::string& arn, const std::vector<std::string>& keys) {
     require_resource(arn);
-    const std::string key = lower(arn);
+    const std::string key = lower_case(arn);
     std::lock_guard lock(mutex_);
     auto it = by_arn_.find(key);
     if (it == by_arn_.end()) return;
@@ -91,7 +86,7 @@ void tag_service::remove(const std::string& arn, const std::vector<std::string>&
 
 std::vector<tag> tag_service::of(const std::string& arn) const {
     std::lock_guard lock(mutex_);
-    auto it = by_arn_.find(lower(arn));
+    auto it = by_arn_.find(lower_case(arn));
     return it == by_arn_.end() ? std::vector<tag>{} : it->second;
 }
 

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "emulator/arn.hpp"
 #include "emulator/errors.hpp"
 #include "emulator/log_text.hpp"
 #include "emulator/metrics.hpp"
@@ -35,12 +36,6 @@ struct training_job_service::entry {
 };
 
 namespace {
-
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return text;
-}
 
 constexpr std::size_t failure_reason_limit = 1024;
 
@@ -185,7 +180,7 @@ training_job_service::~training_job_service() {
 
 std::string training_job_service::arn_for(const std::string& name) const {
     // SageMaker puts the lower-cased name in ARNs (spec/api.md, ARNs).
-    return "arn:aws:sagemaker:" + config_.region + ":" + config_.account_id + ":training-job/" + lower(name);
+    return sagemaker_arn(config_.region, config_.account_id, "training-job", name);
 }
 
 void training_job_service::recover() {
@@ -196,7 +191,7 @@ void training_job_service::recover() {
         e->version = e->persisted_version = 1;
         std::unique_lock lock(mutex_);
         last_creation_time_ = std::max(last_creation_time_, e->job.creation_time);
-        by_lower_arn_[lower(e->job.arn)] = e;
+        by_lower_arn_[lower_case(e->job.arn)] = e;
         by_name_[e->job.name] = e;
         in_creation_order_.push_back(e);
         if (!is_terminal(e->job.status)) to_resume.push_back(e);
@@ -341,7 +336,7 @@ std::string training_job_service::create(nlohmann::json request, std::optional<s
     job.request = std::move(request);
     {
         std::unique_lock lock(mutex_);
-        if (by_lower_arn_.contains(lower(job.arn)))
+        if (by_lower_arn_.contains(lower_case(job.arn)))
             throw service_error(error_code::resource_in_use,
                                 "Training job names must be unique within an AWS account and region, and a training "
                                 "job with this name already exists (" + job.arn + ")");
@@ -351,7 +346,7 @@ std::string training_job_service::create(nlohmann::json request, std::optional<s
         job.transitions.push_back({"Starting", job.creation_time, std::nullopt, "Starting the training job"});
         e->version = 1;
         by_name_[job.name] = e;
-        by_lower_arn_[lower(job.arn)] = e;
+        by_lower_arn_[lower_case(job.arn)] = e;
         in_creation_order_.push_back(e);
     }
     {
@@ -662,7 +657,7 @@ void training_job_service::stop(const std::string& name) {
 
 bool training_job_service::has_arn(const std::string& arn) const {
     std::shared_lock lock(mutex_);
-    return by_lower_arn_.contains(lower(arn));
+    return by_lower_arn_.contains(lower_case(arn));
 }
 
 std::vector<metric_point> training_job_service::metric_series(const std::string& name) const {

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "emulator/arn.hpp"
 #include "emulator/errors.hpp"
 #include "emulator/tuning/bayesian.hpp"
 #include "emulator/tuning/early_stopping.hpp"
@@ -40,12 +41,6 @@ constexpr auto poll_interval = std::chrono::milliseconds(100);
 constexpr std::size_t failure_threshold = 5;      // "No training job succeeded after 5 attempts"
 constexpr double improvement_threshold = 0.01;    // 1% (spec/hpo.md §7)
 constexpr int convergence_window = 10;
-
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return text;
-}
 
 bool is_terminal(tuning_status s) {
     return s == tuning_status::completed || s == tuning_status::failed || s == tuning_status::stopped;
@@ -303,17 +298,17 @@ std::string tuning_job_service::create(json request) {
 
     tuning_job& job = e->job;
     job.name = name;
-    job.arn = "arn:aws:sagemaker:" + config_.region + ":" + config_.account_id + ":hyper-parameter-tuning-job/" + lower(name);
+    job.arn = sagemaker_arn(config_.region, config_.account_id, "hyper-parameter-tuning-job", name);
     job.request = request;
     {
         std::unique_lock lock(mutex_);
-        if (by_lower_arn_.contains(lower(job.arn)))
+        if (by_lower_arn_.contains(lower_case(job.arn)))
             throw service_error(error_code::resource_in_use, "A hyperparameter tuning job with the name, " + name +
                                                                  ", already exists. Choose a different name.");
         job.creation_time = last_creation_time_ = std::max(last_creation_time_, clock_.now());
         job.last_modified_time = job.creation_time;
         by_name_[name] = e;
-        by_lower_arn_[lower(job.arn)] = e;
+        by_lower_arn_[lower_case(job.arn)] = e;
         in_creation_order_.push_back(e);
     }
     persist(*e);
@@ -379,7 +374,7 @@ void tuning_job_service::recover() {
             std::unique_lock lock(mutex_);
             last_creation_time_ = std::max(last_creation_time_, e->job.creation_time);
             by_name_[e->job.name] = e;
-            by_lower_arn_[lower(e->job.arn)] = e;
+            by_lower_arn_[lower_case(e->job.arn)] = e;
             in_creation_order_.push_back(e);
         }
         if (!is_terminal(e->job.status)) start_tuner(e);
@@ -395,7 +390,7 @@ std::shared_ptr<tuning_job_service::entry> tuning_job_service::require(const std
 
 bool tuning_job_service::has_arn(const std::string& arn) const {
     std::shared_lock lock(mutex_);
-    return by_lower_arn_.contains(lower(arn));
+    return by_lower_arn_.contains(lower_case(arn));
 }
 
 void tuning_job_service::persist(entry& e) {
