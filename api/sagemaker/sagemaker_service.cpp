@@ -78,10 +78,7 @@ json_service make_sagemaker_service(training_job_service& training_jobs, tuning:
         return json::object();
     };
     ops["CreateHyperParameterTuningJob"] = [&](json& request) {
-        const std::vector<tag> initial_tags = read_tags(request);
-        const std::string arn = tuning_jobs.create(request);
-        tags.add_at_create(arn, initial_tags);
-        return json{{"HyperParameterTuningJobArn", arn}};
+        return json{{"HyperParameterTuningJobArn", tuning_jobs.create(request)}};
     };
     ops["DescribeHyperParameterTuningJob"] = [&](json& request) {
         return tuning_jobs.describe(request.at("HyperParameterTuningJobName").get<std::string>());

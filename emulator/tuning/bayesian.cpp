@@ -147,7 +147,8 @@ struct log_normal_prior {
     double centre;
     double spread;
 };
-// Mild: a couple of e-folds either way cost about a nat (noise: more).
+// Mild: a couple of e-folds away from the centre cost about a nat (the noise prior is wider still,
+// as HPO objectives range from deterministic to quite noisy).
 constexpr log_normal_prior length_prior{-0.6931471805599453 /* log 0.5 */, 1.5};
 constexpr log_normal_prior signal_prior{0.0, 1.5};
 constexpr log_normal_prior noise_prior{-4.605170185988091 /* log 1e-2 */, 4.0};
@@ -644,6 +645,104 @@ std::vector<observation> select(const std::vector<observation>& all, std::size_t
     return result;
 }
 
+// Yeo & Johnson (2000) power transform: monotone, defined for any sign, identity at lambda = 1.
+double yeo_johnson(double x, double lambda) {
+    if (x >= 0) {
+        const double l = std::log1p(x);
+        return std::abs(lambda) < 1e-10 ? l : std::expm1(lambda * l) / lambda;
+    }
+    const double l = std::log1p(-x);
+    const double power = 2.0 - lambda;
+    return std::abs(power) < 1e-10 ? -l : -std::expm1(power * l) / power;
+}
+
+// The lambda that makes `x` look most Gaussian: maximises the profile log-likelihood
+// -n/2 log var(psi(x)) + (lambda - 1) sum sign(x) log(1 + |x|), on a grid then by golden section.
+double fit_yeo_johnson(const std::vector<double>& x) {
+    double jacobian = 0;
+    for (double v : x) jacobian += std::copysign(std::log1p(std::abs(v)), v);
+    std::vector<double> warped(x.size());
+    const auto likelihood = [&x, &warped, jacobian](double lambda) {
+        double mean = 0;
+        for (std::size_t i = 0; i < x.size(); ++i) mean += warped[i] = yeo_johnson(x[i], lambda);
+        mean /= static_cast<double>(x.size());
+        double variance = 0;
+        for (double w : warped) variance += (w - mean) * (w - mean);
+        variance /= static_cast<double>(x.size());
+        if (!(variance > 1e-300) || !std::isfinite(variance)) return -infinity;
+        return -0.5 * static_cast<double>(x.size()) * std::log(variance) + (lambda - 1.0) * jacobian;
+    };
+    constexpr double lowest = -2.0;
+    constexpr double highest = 4.0;
+    constexpr double grid = 0.25;
+    double best = 1.0;
+    double best_value = likelihood(1.0);
+    for (double lambda = lowest; lambda <= highest + 1e-9; lambda += grid) {
+        const double value = likelihood(lambda);
+        if (value > best_value) {
+            best_value = value;
+            best = lambda;
+        }
+    }
+    double a = std::max(lowest, best - grid);
+    double b = std::min(highest, best + grid);
+    const double ratio = (std::sqrt(5.0) - 1.0) / 2.0;
+    for (int i = 0; i < 30; ++i) {
+        const double c = b - ratio * (b - a);
+        const double d = a + ratio * (b - a);
+        if (likelihood(c) > likelihood(d)) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    const double refined = 0.5 * (a + b);
+    return likelihood(refined) >= best_value ? refined : best;
+}
+
+// Objective values -> the GP's targets: standardise, Yeo-Johnson (lambda fitted on the model's
+// observations), standardise again. Monotone, so "smaller is better" survives.
+class output_transform {
+public:
+    explicit output_transform(const std::vector<double>& values) {
+        const double n = static_cast<double>(values.size());
+        for (double v : values) mean_ += v / n;
+        double variance = 0;
+        for (double v : values) variance += (v - mean_) * (v - mean_) / n;
+        const double spread = std::sqrt(variance);
+        if (!(spread > 1e-12 * std::max(1.0, std::abs(mean_))) || !std::isfinite(spread)) return;  // flat: all 0
+        scale_ = spread;
+        std::vector<double> z;
+        for (double v : values) z.push_back((v - mean_) / scale_);
+        lambda_ = fit_yeo_johnson(z);
+        double warped_mean = 0;
+        for (double v : z) warped_mean += yeo_johnson(v, lambda_) / n;
+        double warped_variance = 0;
+        for (double v : z) warped_variance += (yeo_johnson(v, lambda_) - warped_mean) * (yeo_johnson(v, lambda_) - warped_mean) / n;
+        if (!(warped_variance > 1e-24) || !std::isfinite(warped_variance)) {
+            lambda_ = 1.0;
+            warped_mean = 0;
+            warped_variance = 1;
+        }
+        warped_mean_ = warped_mean;
+        warped_scale_ = std::sqrt(warped_variance);
+        active_ = true;
+    }
+    double operator()(double value) const {
+        if (!active_) return 0.0;
+        return (yeo_johnson((value - mean_) / scale_, lambda_) - warped_mean_) / warped_scale_;
+    }
+    double lambda() const { return lambda_; }
+
+private:
+    bool active_ = false;
+    double mean_ = 0;
+    double scale_ = 1;
+    double lambda_ = 1;
+    double warped_mean_ = 0;
+    double warped_scale_ = 1;
+};
+
 struct candidate {
     std::vector<double> point;
     double score;
@@ -665,10 +764,10 @@ public:
             points.push_back(used[static_cast<std::size_t>(i)].point);
             y(i) = used[static_cast<std::size_t>(i)].value;
         }
-        const double mean = y.mean();
-        const double spread = std::sqrt((y.array() - mean).square().mean());
-        const double scale = spread > 1e-12 * std::max(1.0, std::abs(mean)) && std::isfinite(spread) ? spread : 1.0;
-        y = ((y.array() - mean) / scale).matrix();
+        std::vector<double> raw(y.data(), y.data() + n);
+        const output_transform transform(raw);
+        for (Index i = 0; i < n; ++i) y(i) = transform(y(i));
+        if (!y.allFinite()) return std::nullopt;
         best_ = y.minCoeff();
         const MatrixXd x = space_.encode(points);
 
@@ -681,7 +780,7 @@ public:
             VectorXd fit_y(static_cast<Index>(fit_set.size()));
             for (std::size_t i = 0; i < fit_set.size(); ++i) {
                 fit_points.push_back(fit_set[i].point);
-                fit_y(static_cast<Index>(i)) = (fit_set[i].value - mean) / scale;
+                fit_y(static_cast<Index>(i)) = transform(fit_set[i].value);
             }
             theta = fit_theta(space_.encode(fit_points), fit_y, space_.group(), groups, random_, options_.fit_restarts);
         }

@@ -110,8 +110,11 @@ struct bayesian_options {
     std::size_t max_observations = 300;
 };
 
-/// Bayesian optimisation over the unit cube. Categorical dimensions are one-hot encoded for the
-/// GP (sharing one length scale per dimension); integer ones stay continuous. Proposals snap
+/// Bayesian optimisation over the unit cube. The model's targets are the objectives standardised,
+/// passed through a Yeo-Johnson power transform fitted by maximum likelihood (a monotone warp that
+/// tames heavy-tailed losses; identity-like on Gaussian-looking values) and standardised again.
+/// Categorical dimensions are one-hot encoded for the GP (sharing one length scale per
+/// dimension); integer ones stay continuous. Proposals snap
 /// categorical and integer coordinates to the centre of their bucket and avoid points already in
 /// the history. Running trials are added as fantasies (kriging believer, never more optimistic
 /// than the incumbent) so parallel proposals spread out. Deterministic given the engine's state;

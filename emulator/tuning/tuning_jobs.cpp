@@ -294,6 +294,9 @@ std::string tuning_job_service::create(json request) {
                                                                : std::random_device{}();
     e->random.seed(seed);
     configure(*e, definitions, config, [&](const definition& d, std::size_t) { return warm_start_priors(request, d); });
+    std::vector<tag> initial_tags;
+    for (const auto& t : request.value("Tags", json::array()))
+        initial_tags.push_back({t.at("Key").get<std::string>(), t.value("Value", "")});
     request.erase("Tags");
 
     tuning_job& job = e->job;
@@ -312,6 +315,8 @@ std::string tuning_job_service::create(json request) {
         in_creation_order_.push_back(e);
     }
     persist(*e);
+    // Tags first: the tuner copies them onto every child it launches.
+    tags_.add_at_create(job.arn, initial_tags);
     start_tuner(e);
     return job.arn;
 }
@@ -460,6 +465,9 @@ bool tuning_job_service::tune_once(entry& e) {
         try {
             state = training_jobs_.get(child.name);
         } catch (const service_error&) {
+            // Recorded but never created (the server died in between): launch it now.
+            launch_child(e, child, job.arn);
+            state = training_jobs_.get(child.name);
         }
         if (state && !smlocal::is_terminal(state->status)) ++running;
         if (state && smlocal::is_terminal(state->status)) {
@@ -562,7 +570,7 @@ bool tuning_job_service::tune_once(entry& e) {
     }
 
     // Launch children up to the parallel limit (none once the tuning job is ending).
-    std::vector<tuning_child> launched;
+    std::size_t launched = 0;
     if (!ending) {
         std::size_t slots = running < max_parallel ? max_parallel - running : 0;
         std::size_t total = job.children.size();
@@ -580,17 +588,23 @@ bool tuning_job_service::tune_once(entry& e) {
             std::snprintf(index, sizeof index, "%03zu", total + 1);
             tuning_child child{job.name + "-" + index + "-" + suffix, e.definitions[d].name, d,
                                e.definitions[d].space.render(*point), *point};
-            const std::string arn = training_jobs_.create(child_request(e.definitions[d], child.name, child.tuned), job.arn);
-            tags_.add_at_create(arn, tags_.of(job.arn));  // children carry the tuning job's tags
+            // The record names the child before it exists, so a crash in between cannot leave a
+            // training job the tuning job does not know (recovery launches it instead).
+            {
+                std::unique_lock lock(mutex_);
+                e.job.children.push_back(child);
+            }
+            persist(e);
+            launch_child(e, child, job.arn);
             trials[d].push_back({*point, std::nullopt, true, {}});
-            launched.push_back(std::move(child));
+            ++launched;
             ++total;
             --slots;
         }
-        if (exhausted && running == 0 && launched.empty()) ending = "done";
+        if (exhausted && running == 0 && launched == 0) ending = "done";
     }
-    const bool all_launched = job.children.size() + launched.size() >= max_jobs;
-    const bool idle = running == 0 && launched.empty();
+    const bool all_launched = job.children.size() + launched >= max_jobs;
+    const bool idle = running == 0 && launched == 0;
 
     // Decide the status, then record what changed.
     std::optional<tuning_status> final_status;
@@ -608,7 +622,6 @@ bool tuning_job_service::tune_once(entry& e) {
     }
     {
         std::unique_lock lock(mutex_);
-        for (auto& child : launched) e.job.children.push_back(std::move(child));
         if (ending && !e.job.ending) e.job.ending = ending;
         if (final_status) {
             e.job.status = *final_status;
@@ -618,8 +631,14 @@ bool tuning_job_service::tune_once(entry& e) {
         e.job.last_modified_time = now;
         e.job_not_improving = not_improving;
     }
-    if (!launched.empty() || final_status || ending != job.ending) persist(e);
+    if (final_status || ending != job.ending) persist(e);
     return !final_status;
+}
+
+void tuning_job_service::launch_child(entry& e, const tuning_child& child, const std::string& tuning_arn) {
+    const std::string arn =
+        training_jobs_.create(child_request(e.definitions[child.definition], child.name, child.tuned), tuning_arn);
+    tags_.add_at_create(arn, tags_.of(tuning_arn));  // children carry the tuning job's tags
 }
 
 nlohmann::json tuning_job_service::child_summary(const tuning_job& job, const tuning_child& child,

@@ -78,7 +78,8 @@ public:
     /// Loads the store and resumes every tuning job that was running.
     void recover();
 
-    /// CreateHyperParameterTuningJob with a model-validated request; returns the ARN. Throws
+    /// CreateHyperParameterTuningJob with a model-validated request (Tags included); returns the
+    /// ARN. Throws
     /// ResourceInUse for a name in use, ValidationException for rules the model cannot express.
     std::string create(nlohmann::json request);
     /// DescribeHyperParameterTuningJob. Throws ResourceNotFound for an unknown name.
@@ -103,6 +104,8 @@ private:
     /// One round: refresh, early-stop, decide completion, launch. Returns false when finished.
     bool tune_once(entry& job);
     void persist(entry& job);
+    /// Creates the child's training job, with the tuning job's tags.
+    void launch_child(entry& job, const tuning_child& child, const std::string& tuning_arn);
     nlohmann::json child_summary(const tuning_job& job, const tuning_child& child,
                                  const std::optional<training_job>& state) const;
 
