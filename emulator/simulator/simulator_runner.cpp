@@ -11,6 +11,7 @@
 #include <map>
 #include <numbers>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -340,12 +341,17 @@ public:
     /// False when the point lies so far out that the curve would overflow.
     bool finite() const { return std::isfinite(true_value_) && std::isfinite(true_value_ + amplitude_); }
 
+    /// Advances to epoch e (called once per epoch, in order) and returns its validation value.
+    double advance(std::int64_t epoch) {
+        const double noise = noise_ > 0 ? noise_ * random_.normal() : 0.0;
+        validation_ = true_value_ + amplitude_ * std::pow(remaining(epoch), 1.5) + noise;
+        return validation_;
+    }
+
     /// Advances to epoch e (called once per epoch, in order) and returns its line.
     std::string line(std::int64_t epoch) {
-        const double remaining = 1.0 - static_cast<double>(epoch) / static_cast<double>(epochs_);
-        const double noise = noise_ > 0 ? noise_ * random_.normal() : 0.0;
-        validation_ = true_value_ + amplitude_ * std::pow(remaining, 1.5) + noise;
-        const double train = validation_ - 0.1 * remaining * amplitude_;
+        advance(epoch);
+        const double train = validation_ - 0.1 * remaining(epoch) * amplitude_;
         return "epoch=" + std::to_string(epoch) + " train:loss=" + format_number(train) +
                " validation:loss=" + format_number(validation_);
     }
@@ -354,6 +360,10 @@ public:
     const std::vector<double>& point() const { return point_; }
 
 private:
+    double remaining(std::int64_t epoch) const {
+        return 1.0 - static_cast<double>(epoch) / static_cast<double>(epochs_);
+    }
+
     std::vector<double> point_;
     double true_value_;
     double amplitude_ = 1.0;
@@ -368,6 +378,23 @@ run_result not_started(std::string message) {
 }
 
 }  // namespace
+
+double learning_curve_value(const objective& target, const std::vector<double>& point, std::int64_t epoch,
+                            std::int64_t epochs, std::int64_t seed, double noise) {
+    if (epochs < 1 || epoch < 1 || epoch > epochs) {
+        throw std::invalid_argument("learning_curve_value: epoch " + std::to_string(epoch) + " is not in 1.." +
+                                    std::to_string(epochs));
+    }
+    if (!(noise >= 0)) throw std::invalid_argument("learning_curve_value: noise must be >= 0");
+    settings config;
+    config.epochs = epochs;
+    config.seed = seed;
+    config.noise = noise;
+    objective_curve values(target, point, config);  // throws on a wrong number of coordinates
+    // Without noise nothing is drawn, so only the requested epoch needs computing.
+    for (std::int64_t e = noise > 0 ? 1 : epoch; e < epoch; ++e) values.advance(e);
+    return values.advance(epoch);
+}
 
 bool is_simulator_image(std::string_view image) {
     return image.size() > image_prefix.size() && image.starts_with(image_prefix);

@@ -6,10 +6,13 @@
 // (only algo-1 trains; the others just log), nothing is read from the input channels beyond
 // checking that they exist, and a stop is honoured between epochs (at once while waiting).
 
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "emulator/clock.hpp"
 #include "emulator/runner.hpp"
+#include "emulator/simulator/objectives.hpp"
 
 namespace smlocal::simulator {
 
@@ -63,6 +66,14 @@ public:
 private:
     clock& clock_;
 };
+
+/// The validation:loss v(e) a run prints at `epoch` (1..epochs) for `target` at `point` with the
+/// given seed and noise: the learning curve above, computed by the same code as run() (without
+/// the log line; with noise > 0 the draws of epochs 1..epoch are made, so O(epoch)). Pure; for
+/// benchmarks and tests. Throws std::invalid_argument unless 1 <= epoch <= epochs, noise >= 0
+/// and the point has the objective's number of coordinates.
+double learning_curve_value(const objective& target, const std::vector<double>& point, std::int64_t epoch,
+                            std::int64_t epochs, std::int64_t seed, double noise);
 
 /// True when the image names the simulator (`simulator/<anything>`, no registry prefix).
 bool is_simulator_image(std::string_view image);

@@ -172,6 +172,7 @@ tuning_job_service::tuning_job_service(emulator_config config, store& db, traini
     training_jobs_.on_job_finished([this](const training_job& job) {
         if (!job.tuning_job_arn) return;
         std::lock_guard lock(wake_mutex_);
+        ++wake_generation_;
         wake_.notify_all();
     });
 }
@@ -424,6 +425,11 @@ void tuning_job_service::start_tuner(const std::shared_ptr<entry>& job) {
 
 void tuning_job_service::run_tuner(const std::shared_ptr<entry>& job) {
     for (;;) {
+        std::uint64_t seen = 0;  // wake-ups from here on are not missed while tune_once runs
+        {
+            std::lock_guard lock(wake_mutex_);
+            seen = wake_generation_;
+        }
         bool more = true;
         try {
             more = tune_once(*job);
@@ -440,7 +446,10 @@ void tuning_job_service::run_tuner(const std::shared_ptr<entry>& job) {
         }
         if (!more) return;
         std::unique_lock lock(wake_mutex_);
-        if (wake_.wait_for(lock, poll_interval, [&] { return shutting_down_; })) return;
+        // A finished child or a Stop wakes the tuner at once; otherwise it polls (early stopping
+        // needs fresh per-epoch values).
+        wake_.wait_for(lock, poll_interval, [&] { return shutting_down_ || wake_generation_ != seen; });
+        if (shutting_down_) return;
     }
 }
 
@@ -825,6 +834,7 @@ void tuning_job_service::stop(const std::string& name) {
     }
     persist(*e);
     std::lock_guard lock(wake_mutex_);
+    ++wake_generation_;
     wake_.notify_all();
 }
 

@@ -123,6 +123,7 @@ private:
 
     std::mutex wake_mutex_;
     std::condition_variable wake_;  // a child finished, or a stop was asked
+    std::uint64_t wake_generation_ = 0;  // bumped by every wake-up, so waits can tell
     bool shutting_down_ = false;
     std::size_t active_tuners_ = 0;
 };
