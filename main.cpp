@@ -17,12 +17,14 @@
 #include <CLI/CLI.hpp>
 
 #include "api/http/http_server.hpp"
+#include "api/logs/logs_service.hpp"
 #include "api/router.hpp"
 #include "api/sagemaker/sagemaker_service.hpp"
 #include "compose/compose_file.hpp"
 #include "compose/docker_client.hpp"
 #include "compose/docker_runner.hpp"
 #include "emulator/clock.hpp"
+#include "emulator/log_service.hpp"
 #include "emulator/simulator/simulator_runner.hpp"
 #include "emulator/storage/uri_mapper.hpp"
 #include "emulator/store.hpp"
@@ -112,6 +114,9 @@ int serve(const serve_options& options) {
 
     api::router router;
     router.add_service(api::make_sagemaker_service(training_jobs, tuning_jobs, tags));
+    // CloudWatch Logs on the same port: the training log streams, read from the store.
+    log_service logs(db, options.region, options.account_id, static_cast<std::int64_t>(wall_clock().now() * 1000));
+    router.add_service(api::make_logs_service(logs));
 
     boost::asio::io_context io(static_cast<int>(options.threads));
     api::http_server_options http_options;

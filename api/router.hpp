@@ -1,6 +1,6 @@
 #pragma once
 // Routes each request: emulator endpoints (/health) by path, AWS JSON 1.1 operations by the
-// X-Amz-Target prefix ("SageMaker.", later "Logs_20140328."). It parses and validates the body
+// X-Amz-Target prefix ("SageMaker.", "Logs_20140328."). It parses and validates the body
 // against the service model, calls the operation, and catches every error once.
 
 #include <functional>

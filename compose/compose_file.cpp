@@ -143,9 +143,14 @@ void write_service(std::string& out, const container_plan& plan, const host_plan
         for (const auto& [key, value] : labels->items())
             out += "      " + quote(key) + ": " + quote(value.get<std::string>()) + "\n";
     }
+    if (auto hosts = host_config.find("ExtraHosts"); hosts != host_config.end() && !hosts->empty()) {
+        out += "    extra_hosts:\n";
+        for (const auto& entry : *hosts) out += "      - " + quote(entry.get<std::string>()) + "\n";
+    }
     out += "    networks:\n";
     out += "      " + quote(plan.network_name) + ":\n";
     out += "        aliases: [" + quote(host.host) + "]\n";
+    if (!host.address.empty()) out += "        ipv4_address: " + quote(host.address) + "\n";
     out += std::string("    init: ") + (host_config.value("Init", false) ? "true" : "false") + "\n";
     if (auto timeout = body.find("StopTimeout"); timeout != body.end())
         out += "    stop_grace_period: " + quote(std::to_string(timeout->get<int>()) + "s") + "\n";
@@ -193,6 +198,11 @@ std::string to_compose_yaml(const container_plan& plan) {
     out += "# Not reproduced: input staging, feeding Pipe-mode FIFOs, uploading model.tar.gz and\n";
     out += "# output.tar.gz, metrics, MaxRuntimeInSeconds. The container names are smlocal's own:\n";
     out += "# remove smlocal's containers of this job before running this file.\n";
+    if (plan.subnet) {
+        out += "# Each host has a fixed address on the subnet smlocal's Docker engine picked for the job's\n";
+        out += "# network, and every host is in every container's /etc/hosts. If another network holds\n";
+        out += "# that subnet now (\"Pool overlaps\"), change the subnet and the addresses below.\n";
+    }
     if (!plan.warnings.empty()) {
         out += "# Warnings from the plan:\n";
         for (const auto& warning : plan.warnings) out += "#   - " + comment_text(warning) + "\n";
@@ -205,6 +215,13 @@ std::string to_compose_yaml(const container_plan& plan) {
     out += "    name: " + quote(plan.network_name) + "\n";
     out += "    driver: \"bridge\"\n";
     if (plan.internal_network) out += "    internal: true\n";
+    if (plan.subnet) {
+        out += "    ipam:\n";
+        out += "      driver: \"default\"\n";
+        out += "      config:\n";
+        out += "        - subnet: " + quote(plan.subnet->subnet) + "\n";
+        if (!plan.subnet->gateway.empty()) out += "          gateway: " + quote(plan.subnet->gateway) + "\n";
+    }
     out += "    labels:\n";
     out += "      \"smlocal.job\": " + quote(plan.job_name) + "\n";
     out += "      \"smlocal.managed\": \"true\"\n";

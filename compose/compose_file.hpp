@@ -16,10 +16,13 @@ namespace smlocal::compose {
 /// The plan as a docker-compose file in format "3.8" (read by Debian's docker-compose 1.29 and by
 /// the Compose v2 plugin). One service per host (named like the host: algo-1, ...) with image,
 /// container_name, hostname, entrypoint/command, environment, bind volumes (`src:dst[:ro]`, or
-/// the long form when a path holds ':'), shm_size in bytes, labels, init, stop_grace_period, the
-/// job network with the host's alias, `deploy.resources` limits when the plan sets them, and an
-/// NVIDIA device reservation when it requests GPUs; then the job's network (internal when the
-/// job is network-isolated). Every string is a double-quoted YAML scalar with escapes, and `$` is
+/// the long form when a path holds ':'), shm_size in bytes, labels, extra_hosts (every host's
+/// fixed address, when the plan has a subnet), the job network with the host's alias (and its
+/// ipv4_address), init, stop_grace_period, `deploy.resources` limits when the plan sets them, and
+/// an NVIDIA device reservation when it requests GPUs; then the job's network (internal when the
+/// job is network-isolated; on the plan's subnet through `ipam`, when it has one). A plan without
+/// a subnet (as `smlocal compose` makes it) gives no addresses: hosts then resolve through
+/// Docker's DNS, which forgets a host once its container exits. Every string is a double-quoted YAML scalar with escapes, and `$` is
 /// doubled so Compose does not interpolate it. The plan's warnings appear as comments.
 /// Deterministic: the same plan always gives the same bytes.
 std::string to_compose_yaml(const container_plan& plan);

@@ -83,6 +83,31 @@ std::string effective_mode(const run_request& request, const channel_spec& chann
     return "File";
 }
 
+// "a.b.c.d" -> its 32 bits, or nullopt.
+std::optional<std::uint32_t> parse_ipv4(std::string_view text) {
+    std::uint32_t out = 0;
+    const char* at = text.data();
+    const char* end = text.data() + text.size();
+    for (int part = 0; part < 4; ++part) {
+        if (part > 0) {
+            if (at == end || *at != '.') return std::nullopt;
+            ++at;
+        }
+        unsigned value = 0;
+        auto [next, ec] = std::from_chars(at, end, value);
+        if (ec != std::errc{} || next == at || next - at > 3 || value > 255) return std::nullopt;
+        out = (out << 8) | value;
+        at = next;
+    }
+    if (at != end) return std::nullopt;
+    return out;
+}
+
+std::string format_ipv4(std::uint32_t address) {
+    return std::to_string(address >> 24) + "." + std::to_string((address >> 16) & 0xFF) + "." +
+           std::to_string((address >> 8) & 0xFF) + "." + std::to_string(address & 0xFF);
+}
+
 void check_request(const run_request& request) {
     if (!request.spec) throw std::invalid_argument("container plan: run_request has no spec");
     if (request.hosts.empty()) throw std::invalid_argument("container plan: run_request has no hosts");
@@ -227,6 +252,55 @@ bool is_neuron_instance_type(std::string_view instance_type) {
     return starts_with(family, "trn") || starts_with(family, "inf");
 }
 
+std::vector<std::string> host_addresses(const network_subnet& subnet, std::size_t count) {
+    const auto slash = subnet.subnet.find('/');
+    const auto base = parse_ipv4(std::string_view(subnet.subnet).substr(0, slash));
+    unsigned prefix = 33;
+    if (slash != std::string::npos) {
+        const char* first = subnet.subnet.data() + slash + 1;
+        const char* last = subnet.subnet.data() + subnet.subnet.size();
+        auto [end, ec] = std::from_chars(first, last, prefix);
+        if (ec != std::errc{} || end != last || first == last) prefix = 33;
+    }
+    if (!base || prefix > 32)
+        throw std::invalid_argument("container plan: the network subnet '" + subnet.subnet +
+                                    "' is not an IPv4 CIDR (a.b.c.d/n)");
+    const std::uint64_t size = std::uint64_t{1} << (32 - prefix);
+    const std::uint32_t network = *base & ~static_cast<std::uint32_t>(size - 1);
+    std::uint64_t gateway = network + std::uint64_t{1};
+    if (!subnet.gateway.empty()) {
+        const auto parsed = parse_ipv4(subnet.gateway);
+        if (!parsed)
+            throw std::invalid_argument("container plan: the network gateway '" + subnet.gateway +
+                                        "' is not an IPv4 address");
+        gateway = *parsed;
+    }
+    // Neither the network nor the broadcast address; a /31 or /32 has no room at all.
+    const std::uint64_t first_usable = network + std::uint64_t{1};
+    const std::uint64_t last_usable = size >= 4 ? network + size - 2 : network;
+
+    auto collect = [&](std::uint64_t start) {
+        std::vector<std::string> out;
+        for (std::uint64_t a = start; a <= last_usable && out.size() < count; ++a)
+            if (a != gateway) out.push_back(format_ipv4(static_cast<std::uint32_t>(a)));
+        return out;
+    };
+    // .11 for algo-1, .12 for algo-2...: readable, and clear of the gateway and of the low
+    // addresses Docker hands out to anything else attached to the network.
+    if (auto out = collect(network + std::uint64_t{11}); out.size() == count) return out;
+    if (auto out = collect(first_usable); out.size() == count) return out;
+    const std::uint64_t room = last_usable < first_usable ? 0
+                               : last_usable - first_usable + 1 - (gateway >= first_usable && gateway <= last_usable);
+    throw plan_error("ClientError: the job network's subnet " + subnet.subnet + " has room for " +
+                     std::to_string(room) + " host address(es), but the job needs " + std::to_string(count));
+}
+
+nlohmann::json network_ipam(const network_subnet& subnet) {
+    json config{{"Subnet", subnet.subnet}};
+    if (!subnet.gateway.empty()) config["Gateway"] = subnet.gateway;
+    return json{{"Driver", "default"}, {"Config", json::array({std::move(config)})}};
+}
+
 std::map<std::string, std::string> make_config_files(const run_request& request, std::string_view current_host) {
     check_request(request);
     const training_job_spec& spec = *request.spec;
@@ -260,6 +334,21 @@ container_plan make_plan(const run_request& request, const plan_options& options
                                     {"Internal", plan.internal_network},
                                     {"CheckDuplicate", true},
                                     {"Labels", {{"smlocal.job", request.job_name}, {"smlocal.managed", "true"}}}};
+
+    // Fixed addresses (numeric host order, as in resourceconfig.json) and an /etc/hosts entry
+    // for every host in every container: a host stays resolvable after its container exits.
+    std::map<std::string, std::string> address_of;
+    json extra_hosts = json::array();
+    if (options.subnet) {
+        plan.subnet = options.subnet;
+        plan.network_create_body["IPAM"] = network_ipam(*options.subnet);
+        const auto hosts = sorted_hosts(request);
+        const auto addresses = host_addresses(*options.subnet, hosts.size());
+        for (std::size_t i = 0; i < hosts.size(); ++i) {
+            address_of[hosts[i]->host] = addresses[i];
+            extra_hosts.push_back(hosts[i]->host + ":" + addresses[i]);
+        }
+    }
 
     // Accelerators: Neuron never; NVIDIA GPUs when the host has them, else fail or fall back.
     const std::string& instance_type = spec.instance_type;
@@ -308,6 +397,7 @@ container_plan make_plan(const run_request& request, const plan_options& options
         host.host = workspace->host;
         host.container_name = "smlocal-" + job_lower + "-" + lower(workspace->host);
         host.config_files = make_config_files(request, workspace->host);
+        if (auto a = address_of.find(workspace->host); a != address_of.end()) host.address = a->second;
 
         // /opt/ml: config read-only; Pipe FIFOs live in the host's data folder; File, FastFile
         // and file-system channels mount on top of it; model and output are written back.
@@ -352,6 +442,7 @@ container_plan make_plan(const run_request& request, const plan_options& options
         for (const auto& m : host.mounts) mounts.push_back(mount_json(m));
         host_config["Mounts"] = std::move(mounts);
         host_config["NetworkMode"] = plan.network_name;
+        if (!extra_hosts.empty()) host_config["ExtraHosts"] = extra_hosts;
         if (options.shm_size_bytes > 0) host_config["ShmSize"] = options.shm_size_bytes;
         // The image's entrypoint is PID 1 and gets the signals (no tini, spec §1).
         host_config["Init"] = false;
@@ -366,12 +457,17 @@ container_plan make_plan(const run_request& request, const plan_options& options
             host_config["DeviceRequests"] =
                 json::array({json{{"Driver", "nvidia"}, {"Count", -1}, {"Capabilities", json::array({json::array({"gpu"})})}}});
         body["HostConfig"] = std::move(host_config);
-        body["NetworkingConfig"] = {
-            {"EndpointsConfig", {{plan.network_name, {{"Aliases", json::array({workspace->host})}}}}}};
+        json endpoint{{"Aliases", json::array({workspace->host})}};
+        if (!host.address.empty()) endpoint["IPAMConfig"] = {{"IPv4Address", host.address}};
+        body["NetworkingConfig"] = {{"EndpointsConfig", {{plan.network_name, std::move(endpoint)}}}};
         host.create_body = std::move(body);
         plan.hosts.push_back(std::move(host));
     }
     return plan;
+}
+
+void to_json(nlohmann::json& out, const network_subnet& subnet) {
+    out = json{{"subnet", subnet.subnet}, {"gateway", subnet.gateway}};
 }
 
 void to_json(nlohmann::json& out, const bind_mount& mount) {
@@ -383,6 +479,7 @@ void to_json(nlohmann::json& out, const host_plan& host) {
                {"container_name", host.container_name},
                {"create_body", host.create_body},
                {"mounts", host.mounts},
+               {"address", host.address.empty() ? json(nullptr) : json(host.address)},
                {"config_files", host.config_files}};
 }
 
@@ -391,6 +488,7 @@ void to_json(nlohmann::json& out, const container_plan& plan) {
                {"network_name", plan.network_name},
                {"internal_network", plan.internal_network},
                {"network_create_body", plan.network_create_body},
+               {"subnet", plan.subnet ? json(*plan.subnet) : json(nullptr)},
                {"hosts", plan.hosts},
                {"warnings", plan.warnings}};
 }

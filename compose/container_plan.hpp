@@ -31,6 +31,14 @@
 
 namespace smlocal::compose {
 
+/// The IPv4 subnet of a job's network, as Docker allocated it (GET /networks/{id}: IPAM.Config).
+struct network_subnet {
+    std::string subnet;   // CIDR: "172.18.0.0/16"
+    std::string gateway;  // "172.18.0.1"; empty: Docker's default, the subnet's first address
+
+    friend bool operator==(const network_subnet&, const network_subnet&) = default;
+};
+
 /// Server-wide settings that shape every plan.
 struct plan_options {
     /// HostConfig.ShmSize of every container (/dev/shm); 0 leaves Docker's default (64 MB).
@@ -53,6 +61,13 @@ struct plan_options {
     /// the checkpoint S3 URI, shared like the real S3 location). Unset: run_request's
     /// checkpoint_source, else each host's host_workspace::checkpoint_dir().
     std::optional<std::filesystem::path> checkpoint_source;
+    /// The job network's subnet (per job: the runner has Docker pick a free one). Set: the
+    /// network is created on it (IPAM), every host gets a fixed address in it (host_addresses)
+    /// and every container's /etc/hosts lists every host (HostConfig.ExtraHosts), so a host
+    /// stays resolvable for its peers after its container exits, as a SageMaker instance stays up
+    /// until the whole job ends (Docker's embedded DNS forgets stopped containers). Unset: no
+    /// fixed addresses; peers resolve through Docker's DNS only while they run.
+    std::optional<network_subnet> subnet;
 };
 
 /// One bind mount; `source` is an absolute host path, `target` a container path.
@@ -72,6 +87,8 @@ struct host_plan {
     /// type "bind" (never HostConfig.Binds), in the order of `mounts`.
     nlohmann::json create_body;
     std::vector<bind_mount> mounts;
+    /// The host's fixed IPv4 address on the job network; empty without plan_options::subnet.
+    std::string address;
     /// File name -> content, to write into host_workspace::config_dir() before any container of
     /// the job starts (hyperparameters.json, inputdataconfig.json, resourceconfig.json and, when
     /// checkpointing, checkpointconfig.json). Compact, deterministic JSON.
@@ -83,8 +100,11 @@ struct container_plan {
     std::string job_name;
     std::string network_name;  // smlocal-<job lower-cased>
     bool internal_network = false;  // EnableNetworkIsolation: peers reachable, nothing outside
-    /// Docker Engine API v1.41 POST /networks/create body for network_name.
+    /// Docker Engine API v1.41 POST /networks/create body for network_name (with an IPAM
+    /// config when the plan has a subnet).
     nlohmann::json network_create_body;
+    /// plan_options::subnet: the network's subnet, which holds every host's address.
+    std::optional<network_subnet> subnet;
     /// One per host, in the order of run_request::hosts (hosts[i] is request.hosts[i]).
     std::vector<host_plan> hosts;
     /// Things the user should know but that do not stop the job (GPU fallback, overridden
@@ -118,6 +138,18 @@ bool is_gpu_instance_type(std::string_view instance_type);
 /// True for AWS Trainium/Inferentia instance types (ml.trn*, ml.inf*), which smlocal cannot run.
 bool is_neuron_instance_type(std::string_view instance_type);
 
+/// The fixed addresses of `count` hosts on `subnet`, for the hosts in numeric order (algo-1
+/// first): the k-th host (from 0) gets the subnet's address 11 + k (172.18.0.11 for algo-1 on
+/// 172.18.0.0/16), skipping the gateway (default: the subnet's first address); when the subnet
+/// is too small for that, addresses from its first one on, still skipping the gateway, the
+/// network and the broadcast address. Throws plan_error when the subnet has no room for `count`
+/// hosts, std::invalid_argument when `subnet` is not an IPv4 CIDR or the gateway not an IPv4
+/// address.
+std::vector<std::string> host_addresses(const network_subnet& subnet, std::size_t count);
+
+/// The IPAM member of a POST /networks/create body that puts the network on `subnet`.
+nlohmann::json network_ipam(const network_subnet& subnet);
+
 /// Translates one job into its containers. Pure: touches no file and no Docker.
 /// resourceconfig.json lists hosts in numeric order (algo-1, algo-2, ..., algo-10), whatever the
 /// order of request.hosts, so the toolkit's master (hosts[0]) is always algo-1.
@@ -131,6 +163,7 @@ container_plan make_plan(const run_request& request, const plan_options& options
 std::map<std::string, std::string> make_config_files(const run_request& request, std::string_view current_host);
 
 /// The whole plan as JSON (for golden tests, debugging and `smlocal compose --json`).
+void to_json(nlohmann::json& out, const network_subnet& subnet);
 void to_json(nlohmann::json& out, const bind_mount& mount);
 void to_json(nlohmann::json& out, const host_plan& host);
 void to_json(nlohmann::json& out, const container_plan& plan);

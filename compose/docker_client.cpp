@@ -426,6 +426,14 @@ std::string docker_client::create_network(const std::string& name, const std::ma
     return string_member(request_json("POST", "/networks/create", body), "Id", "POST /networks/create");
 }
 
+std::string docker_client::create_network(const nlohmann::json& body) const {
+    return string_member(request_json("POST", "/networks/create", body), "Id", "POST /networks/create");
+}
+
+nlohmann::json docker_client::inspect_network(const std::string& id) const {
+    return request_json("GET", "/networks/" + url_encode(id));
+}
+
 void docker_client::remove_network(const std::string& id) const {
     request("DELETE", "/networks/" + url_encode(id));
 }

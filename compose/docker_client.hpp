@@ -146,6 +146,14 @@ public:
     /// id. Throws kind::conflict when the name is in use.
     std::string create_network(const std::string& name, const std::map<std::string, std::string>& labels,
                                bool internal = false) const;
+    /// POST /networks/create with `body` as it is (Name, Driver, Internal, Labels, IPAM...), e.g.
+    /// a container plan's network_create_body. Returns the id. Throws kind::conflict when the name
+    /// is in use, kind::bad_request when the engine refuses the IPAM config (a subnet that overlaps
+    /// another network's is HTTP 403 "Pool overlaps with other one on this address space").
+    std::string create_network(const nlohmann::json& body) const;
+    /// GET /networks/{id}: {"Id", "Name", "IPAM": {"Config": [{"Subnet", "Gateway"}]}, ...}.
+    /// Throws kind::not_found.
+    nlohmann::json inspect_network(const std::string& id) const;
     /// DELETE /networks/{id}. Throws kind::not_found, kind::conflict while containers use it.
     void remove_network(const std::string& id) const;
     /// GET /networks: the networks that carry every label in `label_filters` (as list_containers).

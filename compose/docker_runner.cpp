@@ -28,14 +28,53 @@ std::string gib(std::uint64_t bytes) {
     return text;
 }
 
-std::map<std::string, std::string> string_labels(const json& labels) {
-    std::map<std::string, std::string> out;
-    if (labels.is_object())
-        for (const auto& [k, v] : labels.items()) out[k] = v.get<std::string>();
-    return out;
+// create_job_network's probe-and-recreate must not interleave between this process's jobs: a
+// second job's probe would be handed the subnet the first has just released.
+std::mutex network_creation;
+
+// The IPv4 entry of GET /networks/{id}'s IPAM.Config, if any.
+std::optional<network_subnet> ipv4_subnet(const json& network) {
+    const json ipam = network.value("IPAM", json::object());
+    const json configs = ipam.is_object() ? ipam.value("Config", json::array()) : json::array();
+    if (!configs.is_array()) return std::nullopt;
+    for (const auto& config : configs) {
+        if (!config.is_object()) continue;
+        const std::string subnet = config.value("Subnet", "");
+        if (subnet.empty() || subnet.find(':') != std::string::npos) continue;  // IPv6
+        return network_subnet{subnet, config.value("Gateway", "")};
+    }
+    return std::nullopt;
 }
 
 }  // namespace
+
+job_network create_job_network(const docker_client& client, const json& create_body) {
+    std::lock_guard lock(network_creation);
+    constexpr int attempts = 5;
+    for (int attempt = 1;; ++attempt) {
+        const std::string probe = client.create_network(create_body);
+        std::optional<network_subnet> subnet;
+        try {
+            subnet = ipv4_subnet(client.inspect_network(probe));
+            if (!subnet) return {probe, std::nullopt};
+            client.remove_network(probe);
+        } catch (const docker_error&) {
+            try {
+                client.remove_network(probe);
+            } catch (const docker_error&) {
+            }
+            throw;
+        }
+        json body = create_body;
+        body["IPAM"] = network_ipam(*subnet);
+        try {
+            return {client.create_network(body), subnet};
+        } catch (const docker_error& error) {
+            // Someone else's network took the subnet in between: ask Docker again.
+            if (error.code() != docker_error::kind::bad_request || attempt == attempts) throw;
+        }
+    }
+}
 
 docker_runner::docker_runner(const docker_client& client, docker_runner_options options)
     : client_(client), options_(std::move(options)) {}
@@ -67,6 +106,7 @@ std::optional<std::string> docker_runner::preflight(const std::string& image) co
 
 run_result docker_runner::run(const run_request& request, run_observer& observer, std::stop_token stop) {
     plan_options plan_opts = options_.plan;
+    plan_opts.subnet.reset();  // known once the network exists
     if (request.checkpoint_source) plan_opts.checkpoint_source = request.checkpoint_source;
     container_plan plan;
     try {
@@ -98,10 +138,22 @@ run_result docker_runner::run(const run_request& request, run_observer& observer
     std::vector<started_host> hosts;
     std::string network_id;
     try {
-        network_id = client_.create_network(plan.network_name, string_labels(plan.network_create_body.value("Labels", json::object())),
-                                            plan.internal_network);
+        const job_network network = create_job_network(client_, plan.network_create_body);
+        network_id = network.id;
+        if (network.subnet) {
+            // The same plan, plus each host's fixed address and the /etc/hosts entries.
+            plan_opts.subnet = network.subnet;
+            plan = make_plan(request, plan_opts);
+        } else {
+            std::cerr << "smlocal: job " << request.job_name << ": Docker reported no IPv4 subnet for network "
+                      << plan.network_name << "; hosts get no fixed addresses, and a host whose container has "
+                      << "exited stops resolving for its peers\n";
+        }
         for (const auto& host : plan.hosts)
             hosts.push_back({host.host, client_.create_container(host.container_name, host.create_body)});
+    } catch (const plan_error& error) {
+        clean_up(hosts, network_id);
+        return not_started(error.what());
     } catch (const docker_error& error) {
         clean_up(hosts, network_id);
         return not_started("ClientError: could not create the job's containers: " + std::string(error.what()));

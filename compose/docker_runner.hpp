@@ -6,8 +6,12 @@
 // - Images are never pulled: they must be in the local Docker image store.
 // - After a server restart, the re-attached job writes new log streams, which start with what the
 //   containers printed while smlocal was down.
-// - A host whose container has exited no longer resolves for its peers (Docker's DNS drops it),
-//   where a SageMaker instance stays up until the whole job ends.
+// - A host whose container has exited still resolves for its peers (its fixed address is in every
+//   container's /etc/hosts; Docker's DNS forgets it), but nothing answers there any more: a peer
+//   connecting to it gets "No route to host" (after ARP gives up) where a SageMaker instance,
+//   still up until the whole job ends, would refuse the connection at once.
+// - Images whose resolver asks DNS before /etc/hosts (an /etc/nsswitch.conf with "hosts: dns
+//   files", which is rare) do not see exited peers.
 
 #include <chrono>
 #include <cstdint>
@@ -19,6 +23,7 @@
 namespace smlocal::compose {
 
 struct docker_runner_options {
+    /// plan.subnet is ignored: the runner has Docker pick a free subnet for each job's network.
     plan_options plan;
     /// Time between SIGTERM and SIGKILL on Stop or MaxRuntimeInSeconds (SageMaker: 120 s).
     std::chrono::milliseconds stop_grace{std::chrono::seconds(120)};
@@ -28,11 +33,31 @@ struct docker_runner_options {
     std::uint64_t min_free_bytes = 0;
 };
 
+/// A job network made by create_job_network.
+struct job_network {
+    std::string id;
+    /// The IPv4 subnet the network was created on. nullopt when Docker reported none: then the
+    /// network is as Docker made it, without a configured subnet, so no container on it can have
+    /// a fixed address.
+    std::optional<network_subnet> subnet;
+};
+
+/// Creates a job's network on a subnet of its own, configured so that containers can have fixed
+/// addresses on it. Docker gives a container a static IPv4Address only on a network created with
+/// an explicit subnet, and picks a free subnet only for a network created without one. So: create
+/// the network from `create_body` (a plan's network_create_body without IPAM), read the subnet
+/// Docker picked (GET /networks/{id}), remove the network and create it again from `create_body`
+/// plus that subnet (network_ipam). The subnet was free a moment before; calls in this process
+/// are serialized, and when another Docker client takes the subnet in between (HTTP 403 "Pool
+/// overlaps"), it starts over, up to 5 times. Throws docker_error; leaves no network behind then.
+job_network create_job_network(const docker_client& client, const nlohmann::json& create_body);
+
 class docker_runner final : public runner {
 public:
     docker_runner(const docker_client& client, docker_runner_options options);
 
-    /// Plans, writes the config files, creates the job's network and containers, starts them,
+    /// Plans, writes the config files, creates the job's network (create_job_network) and
+    /// containers, each host at a fixed address and every host in every /etc/hosts, starts them,
     /// streams their logs, and waits. When a host exits non-zero the others are stopped. A stop
     /// request sends SIGTERM, then SIGKILL after the grace period.
     run_result run(const run_request& request, run_observer& observer, std::stop_token stop) override;

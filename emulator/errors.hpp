@@ -27,6 +27,9 @@ inline constexpr const char* resource_in_use = "ResourceInUse";
 inline constexpr const char* resource_limit_exceeded = "ResourceLimitExceeded";
 inline constexpr const char* serialization = "SerializationException";
 inline constexpr const char* unknown_operation = "UnknownOperationException";
+// CloudWatch Logs spells its codes differently from SageMaker.
+inline constexpr const char* invalid_parameter = "InvalidParameterException";
+inline constexpr const char* logs_resource_not_found = "ResourceNotFoundException";
 }  // namespace error_code
 
 inline service_error validation_error(const std::string& message) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes api/sagemaker/model.json: botocore's SageMaker model trimmed to the operations smlocal serves.
+"""Writes the service models smlocal embeds, trimmed to the operations it serves:
+api/sagemaker/model.json (SageMaker) and api/logs/model.json (CloudWatch Logs).
 
-Run by hand after a botocore upgrade; the output is committed and embedded into the binary.
+Run by hand after a botocore upgrade (`scripts/extract_model.py [service ...]`, default every
+service); the output is committed and embedded into the binary.
 The format stays botocore's own (metadata, operations, shapes), minus every `documentation` field
 and every shape the served operations do not reach through their inputs, outputs and errors.
 """
@@ -13,7 +15,7 @@ import sys
 import botocore
 import botocore.loaders
 
-OPERATIONS = [
+SAGEMAKER_OPERATIONS = [
     "CreateTrainingJob",
     "DescribeTrainingJob",
     "ListTrainingJobs",
@@ -29,6 +31,19 @@ OPERATIONS = [
     "ListTags",
     "DeleteTags",
 ]
+
+LOGS_OPERATIONS = [
+    "DescribeLogGroups",
+    "DescribeLogStreams",
+    "GetLogEvents",
+    "FilterLogEvents",
+]
+
+# botocore service name -> (output file relative to the repository, operations served)
+SERVICES = {
+    "sagemaker": ("api/sagemaker/model.json", SAGEMAKER_OPERATIONS),
+    "logs": ("api/logs/model.json", LOGS_OPERATIONS),
+}
 
 METADATA_KEYS = ["apiVersion", "protocol", "jsonVersion", "targetPrefix", "serviceId", "signingName",
                  "endpointPrefix"]
@@ -57,13 +72,13 @@ def referenced_shapes(shape):
     return refs
 
 
-def main():
-    model = botocore.loaders.Loader().load_service_model("sagemaker", "service-2")
+def trim(model, served):
+    """botocore's model reduced to the served operations and the shapes they reach."""
     all_shapes = model["shapes"]
 
     operations = {}
     pending = []
-    for name in OPERATIONS:
+    for name in served:
         op = model["operations"][name]
         kept = {"name": op["name"], "http": op["http"]}
         for key in ("input", "output"):
@@ -84,18 +99,29 @@ def main():
         reached.add(name)
         pending.extend(referenced_shapes(all_shapes[name]))
 
-    out = {
+    return {
         "metadata": {k: model["metadata"][k] for k in METADATA_KEYS if k in model["metadata"]},
         "operations": operations,
         "shapes": {name: strip(all_shapes[name]) for name in reached},
     }
 
-    target = pathlib.Path(__file__).resolve().parent.parent / "api" / "sagemaker" / "model.json"
-    text = json.dumps(out, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-    target.write_text(text, encoding="utf-8")
-    print(f"{target}: {len(operations)} operations, {len(reached)} shapes, {len(text)} bytes "
-          f"(botocore {botocore.__version__})", file=sys.stdout)
+
+def main(argv):
+    unknown = [name for name in argv if name not in SERVICES]
+    if unknown:
+        sys.exit(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICES)}")
+    root = pathlib.Path(__file__).resolve().parent.parent
+    loader = botocore.loaders.Loader()
+    for service in argv or list(SERVICES):
+        relative, served = SERVICES[service]
+        out = trim(loader.load_service_model(service, "service-2"), served)
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(out, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+        target.write_text(text, encoding="utf-8")
+        print(f"{target}: {len(out['operations'])} operations, {len(out['shapes'])} shapes, "
+              f"{len(text)} bytes (botocore {botocore.__version__})", file=sys.stdout)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

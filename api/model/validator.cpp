@@ -39,6 +39,7 @@
 namespace smlocal::api {
 
 extern const char sagemaker_model_json[];
+extern const char logs_model_json[];
 
 namespace {
 
@@ -954,6 +955,11 @@ std::vector<std::string> check_output(const service_model& model, std::string_vi
 
 const service_model& sagemaker_model() {
     static const service_model model = service_model::parse(json::parse(sagemaker_model_json));
+    return model;
+}
+
+const service_model& logs_model() {
+    static const service_model model = service_model::parse(json::parse(logs_model_json));
     return model;
 }
 

@@ -81,4 +81,7 @@ std::vector<std::string> check_output(const service_model& model, std::string_vi
 /// The SageMaker model compiled into the binary.
 const service_model& sagemaker_model();
 
+/// The CloudWatch Logs model (api/logs/model.json) compiled into the binary.
+const service_model& logs_model();
+
 }  // namespace smlocal::api

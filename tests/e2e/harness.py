@@ -3,9 +3,9 @@ talk to it, and check every raw response against botocore's service model.
 
 The binary comes from $SMLOCAL_BIN (ctest sets it; default /work/main/build/smlocal).
 
-Response-shape checking: every client made by `Server.client()` registers a `before-parse`
-handler that sees the raw HTTP response of each call and checks it against the OUTPUT shape of the
-operation (required members, JSON types, enums, lengths, ranges, patterns, unknown members, nulls).
+Response-shape checking: every client made by `Server.client()` (SageMaker, or CloudWatch Logs
+with service="logs") registers a `before-parse` handler that sees the raw HTTP response of each
+call and checks it against the OUTPUT shape of the operation in that service's botocore model (required members, JSON types, enums, lengths, ranges, patterns, unknown members, nulls).
 Error responses are checked for the AWS JSON 1.1 envelope. Mismatches are collected on the Server;
 `E2ETestCase.tearDown` fails the test when any were recorded during it. Clients that cannot be
 hooked (AWS CLI, JS SDK, raw HTTP) go through `CheckingProxy`, which applies the same checks.
@@ -74,15 +74,16 @@ def dummy_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 # Response-shape checking against botocore's service model
 # ---------------------------------------------------------------------------------------------
 
-_service_model = None
+_service_models: dict[str, Any] = {}
+# X-Amz-Target prefix -> botocore service name, for checkers that see raw requests.
+TARGET_PREFIXES = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
 
 
-def service_model():
-    """botocore's SageMaker service model (loaded once)."""
-    global _service_model
-    if _service_model is None:
-        _service_model = botocore.session.get_session().get_service_model("sagemaker")
-    return _service_model
+def service_model(service: str = "sagemaker"):
+    """botocore's model of `service` (SageMaker by default; loaded once)."""
+    if service not in _service_models:
+        _service_models[service] = botocore.session.get_session().get_service_model(service)
+    return _service_models[service]
 
 
 _PATTERN_CACHE: dict[str, Any] = {}
@@ -217,8 +218,9 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def check_response(operation: str, status: int, headers: Any, body: bytes) -> list[str]:
-    """Checks one raw SageMaker response (any status) against the model and the wire rules."""
+def check_response(operation: str, status: int, headers: Any, body: bytes,
+                   service: str = "sagemaker") -> list[str]:
+    """Checks one raw response of `service` (any status) against its model and the wire rules."""
     where = f"{operation} (HTTP {status})"
     problems: list[str] = []
     if not _header(headers, "x-amzn-RequestId"):
@@ -250,7 +252,7 @@ def check_response(operation: str, status: int, headers: Any, body: bytes) -> li
     content_type = _header(headers, "Content-Type") or ""
     if not content_type.startswith("application/x-amz-json-1.1"):
         problems.append(f"Content-Type {content_type!r} is not application/x-amz-json-1.1")
-    output_shape = service_model().operation_model(operation).output_shape
+    output_shape = service_model(service).operation_model(operation).output_shape
     if output_shape is None:
         if parsed not in (None, {}):
             problems.append(f"operation has no output; body must be {{}} or empty, got {parsed}")
@@ -283,11 +285,14 @@ class ShapeLog:
 def attach_shape_checker(client, log: ShapeLog) -> None:
     """Hooks a botocore client so that each raw response is checked into `log`."""
 
+    model = client.meta.service_model
+    service = model.service_name
+
     def before_parse(operation_model, response_dict, **_):
         log.add(check_response(operation_model.name, response_dict["status_code"],
-                               response_dict["headers"], response_dict["body"] or b""))
+                               response_dict["headers"], response_dict["body"] or b"", service))
 
-    client.meta.events.register("before-parse.sagemaker.*", before_parse)
+    client.meta.events.register(f"before-parse.{model.service_id.hyphenize()}.*", before_parse)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,8 +430,9 @@ class Server:
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, check: bool = True, validate: bool = True, url: str | None = None,
-               signed: bool = True):
-        """A boto3 SageMaker client for this server, with the response-shape checker attached.
+               signed: bool = True, service: str = "sagemaker"):
+        """A boto3 client of `service` ("sagemaker" or "logs") for this server, with the
+        response-shape checker attached.
 
         validate=False turns off botocore's client-side parameter validation, so that the
         server's own validation can be exercised; signed=False sends no Authorization header."""
@@ -435,7 +441,7 @@ class Server:
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=5, read_timeout=60, parameter_validation=validate, **extra)
         client = boto3.session.Session().client(
-            "sagemaker", endpoint_url=url or self.url, region_name=REGION,
+            service, endpoint_url=url or self.url, region_name=REGION,
             aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
             aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", config=config)
         if check:
@@ -458,7 +464,7 @@ class Server:
 
 
 class CheckingProxy:
-    """A loopback HTTP proxy in front of a Server that checks every SageMaker response.
+    """A loopback HTTP proxy in front of a Server that checks every SageMaker and Logs response.
 
     Used for clients that cannot be hooked (the AWS CLI, the JS SDK): point them at `url`."""
 
@@ -489,12 +495,13 @@ class CheckingProxy:
                     status, out_headers = response.status, response.getheaders()
                 finally:
                     upstream.close()
-                target = self.headers.get("X-Amz-Target") or ""
-                if self.command == "POST" and target.startswith("SageMaker."):
-                    operation = target.split(".", 1)[1]
+                prefix, _, operation = (self.headers.get("X-Amz-Target") or "").partition(".")
+                service = TARGET_PREFIXES.get(prefix)
+                if self.command == "POST" and service and operation:
                     proxy.requests_seen.append(operation)
-                    if operation in service_model().operation_names:
-                        proxy.log.add(check_response(operation, status, out_headers, data))
+                    if operation in service_model(service).operation_names:
+                        proxy.log.add(check_response(operation, status, out_headers, data,
+                                                     service))
                 self.send_response_only(status)
                 for key, value in out_headers:
                     if key.lower() not in ("connection", "transfer-encoding", "content-length",
