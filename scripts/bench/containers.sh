@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Containers: smlocal's per-job overhead against plain Docker, and File-mode staging time, in one run.
+#
+#   scripts/bench/containers.sh            # print the Markdown section on stdout (progress goes to stderr)
+#   scripts/bench/containers.sh --write    # ... and replace its section in docs/BENCHMARKS.md
+#
+# Measures, all on this host (loopback HTTP and the local Docker socket):
+#   1. Per-job overhead for smlocal-fixtures/trainer:1 with epochs=1 sleep_seconds=0 (exits at once):
+#      BENCH_RUNS interleaved rounds, after one warm-up each, of
+#        a. an smlocal job: CreateTrainingJob, then DescribeTrainingJob every 10 ms on one keep-alive
+#           http.client connection until Completed;
+#        b. `docker run --rm` of the same image with the same /opt/ml mounts (config files written here);
+#        c. the same with a network of its own (`docker network create` / `run --network` / `network rm`),
+#           a diagnostic: smlocal gives every job its own network;
+#        d. `docker-compose up --abort-on-container-exit` + `down` of `smlocal compose <job>`'s file.
+#      Wall time median/p90; the container's own run time from `docker events` (start -> die); the
+#      target: smlocal no more than 50 ms beyond `docker run`. Spans between smlocal's
+#      SecondaryStatusTransitions and Docker's events show where the time goes.
+#   2. File-mode staging: CreateTrainingJob -> SecondaryStatus Training for 10 MB (written files) and
+#      10 GB (sparse files, truncate) S3Prefix folders, and BENCH_SHARD_FILES files on 2 hosts,
+#      FullyReplicated (bind mount) vs ShardedByS3Key (hard links). BENCH_STAGING_REPS jobs per case.
+#   3. A diagnostic pass (not in the figures of 1): BENCH_DIAG_JOBS smlocal jobs and `docker run`s through
+#      scripts/bench/containers_docker_proxy.py, which timestamps every Docker Engine API call.
+# Builds what it needs (Release smlocal in build-bench, the trainer fixture image if missing or stale),
+# starts and stops its own smlocal servers, `docker events` reader and proxy, keeps all state in a temp
+# dir, removes its containers, networks and files, and takes about two minutes.
+# Needs: a running dockerd, docker CLI, docker-compose (v1), cmake, ninja, g++, python3.
+# Knobs (for quick trials only; published figures use the defaults):
+#   BENCH_RUNS (10), BENCH_STAGING_REPS (3), BENCH_SHARD_FILES (1000), BENCH_DIAG_JOBS (5),
+#   SMLOCAL_BENCH_BUILD (build dir), BENCH_SOURCE (`tree`: the working tree, built in build-bench;
+#   `head`: a clean `git archive` export of HEAD, built under /tmp/smlocal-bench-head-<sha>/, for
+#   figures that belong to a commit while the working tree holds unfinished edits), BENCH_KEEP_RAW
+#   (a folder to copy the raw results, events and proxy log into, for re-rendering with
+#   `containers_helper.py render`).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH="$ROOT/scripts/bench"
+SOURCE_MODE=${BENCH_SOURCE:-tree}
+case "$SOURCE_MODE" in
+  tree) SOURCE=$ROOT; BUILD=${SMLOCAL_BENCH_BUILD:-$ROOT/build-bench} ;;
+  head)
+    HEAD_SHA=$(git -C "$ROOT" rev-parse --short=7 HEAD)
+    SOURCE=/tmp/smlocal-bench-head-$HEAD_SHA/src
+    BUILD=${SMLOCAL_BENCH_BUILD:-/tmp/smlocal-bench-head-$HEAD_SHA/build} ;;
+  *) echo "BENCH_SOURCE: tree or head" >&2; exit 2 ;;
+esac
+RUNS=${BENCH_RUNS:-10}
+STAGING_REPS=${BENCH_STAGING_REPS:-3}
+SHARD_FILES=${BENCH_SHARD_FILES:-1000}
+DIAG_JOBS=${BENCH_DIAG_JOBS:-5}
+MIN_FREE_BYTES=$((2 * 1024 * 1024 * 1024))  # the 10 GB input is sparse; the rest is a few tens of MB
+DOC="$ROOT/docs/BENCHMARKS.md"
+HELPER="$BENCH/containers_helper.py"
+
+WRITE=0
+for arg in "$@"; do
+  case "$arg" in
+    --write) WRITE=1 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--write]" >&2; exit 2 ;;
+  esac
+done
+[[ "$RUNS" =~ ^[0-9]+$ && "$RUNS" -ge 1 && "$RUNS" -le 100 ]] || { echo "BENCH_RUNS: 1..100" >&2; exit 2; }
+[[ "$STAGING_REPS" =~ ^[0-9]+$ && "$STAGING_REPS" -ge 1 && "$STAGING_REPS" -le 20 ]] || { echo "BENCH_STAGING_REPS: 1..20" >&2; exit 2; }
+[[ "$SHARD_FILES" =~ ^[0-9]+$ && "$SHARD_FILES" -ge 2 && "$SHARD_FILES" -le 100000 ]] || { echo "BENCH_SHARD_FILES: 2..100000" >&2; exit 2; }
+[[ "$DIAG_JOBS" =~ ^[0-9]+$ && "$DIAG_JOBS" -ge 0 && "$DIAG_JOBS" -le 50 ]] || { echo "BENCH_DIAG_JOBS: 0..50" >&2; exit 2; }
+
+log() { echo "[containers.sh $(date +%H:%M:%S)] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for tool in cmake ninja g++ docker docker-compose python3; do
+  command -v "$tool" >/dev/null || die "$tool not found on PATH"
+done
+docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+  die "no Docker engine answers (start it: nohup dockerd >/var/log/smlocal-dockerd.log 2>&1 &)"
+
+TMP=$(mktemp -d /tmp/smlocal-bench-containers.XXXXXX)
+RESULTS="$TMP/results.jsonl"
+META="$TMP/meta.txt"
+EVENTS="$TMP/events.jsonl"
+PROXY_LOG="$TMP/proxy.jsonl"
+# Every container, network and job of this run carries this token, so nothing else is touched.
+TOKEN="cb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+PIDS=()
+
+remove_docker_leftovers() {  # containers and networks whose name holds this run's token
+  local ids
+  ids=$(docker ps -aq --filter "name=$TOKEN" 2>/dev/null || true)
+  [[ -z "$ids" ]] || docker rm -f $ids >/dev/null 2>&1 || true
+  ids=$(docker network ls -q --filter "name=$TOKEN" 2>/dev/null || true)
+  [[ -z "$ids" ]] || docker network rm $ids >/dev/null 2>&1 || true
+}
+
+cleanup() {
+  local pid
+  if [[ -n "${BENCH_KEEP_RAW:-}" ]]; then
+    mkdir -p "$BENCH_KEEP_RAW" && cp -f "$RESULTS" "$EVENTS" "$PROXY_LOG" "$META" "$BENCH_KEEP_RAW/" 2>/dev/null || true
+  fi
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # Bounded wait (5 s) for each, then SIGKILL.
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  remove_docker_leftovers
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop_process() {  # PID: stop one of ours (bounded: 10 s, then SIGKILL) and forget it
+  local pid=$1 kept=() p
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
+  PIDS=("${kept[@]}")
+}
+
+# wait_for_port FILE PID: the port from the "... listening on http://HOST:PORT" line in FILE (10 s).
+wait_for_port() {
+  local file=$1 pid=$2 port
+  for _ in $(seq 100); do
+    port=$(sed -n 's#.* listening on http://[^:]*:\([0-9][0-9]*\)$#\1#p' "$file" 2>/dev/null | head -1)
+    if [[ -n "$port" ]]; then echo "$port"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || die "server (pid $pid) exited early; see $(cat "$file" "${file%.out}.err" 2>/dev/null | tail -5)"
+    sleep 0.1
+  done
+  die "no listening line in $file after 10 s"
+}
+
+start_smlocal() {  # NAME DATA_DIR [DOCKER_HOST]: starts smlocal; sets SMLOCAL_PID and SMLOCAL_URL
+  local name=$1 data=$2 docker_host=${3:-}
+  if [[ -n "$docker_host" ]]; then
+    DOCKER_HOST=$docker_host "$BUILD/smlocal" serve --host 127.0.0.1 --port 0 --data-dir "$data" --stop-grace 3 \
+      >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  else
+    "$BUILD/smlocal" serve --host 127.0.0.1 --port 0 --data-dir "$data" --stop-grace 3 \
+      >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  fi
+  SMLOCAL_PID=$!
+  PIDS+=("$SMLOCAL_PID")
+  SMLOCAL_URL="http://127.0.0.1:$(wait_for_port "$TMP/$name.out" "$SMLOCAL_PID")/"
+}
+
+meta() { echo "$1=$2" >>"$META"; }
+
+# --- build ----------------------------------------------------------------------------------------
+if [[ "$SOURCE_MODE" == head && ! -f "$SOURCE/CMakeLists.txt" ]]; then
+  log "exporting HEAD ($HEAD_SHA) to $SOURCE"
+  rm -rf "$SOURCE.tmp" && mkdir -p "$SOURCE.tmp"
+  git -C "$ROOT" archive --format=tar HEAD | tar -x -C "$SOURCE.tmp"
+  mv "$SOURCE.tmp" "$SOURCE"
+fi
+log "building smlocal (Release) from $SOURCE in $BUILD"
+cmake -S "$SOURCE" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+cmake --build "$BUILD" --target smlocal >&2
+log "checking the trainer fixture image"
+"$ROOT/scripts/build-fixtures.sh" trainer >&2
+
+STARTED=$(date +%s.%N)  # the measurements, not the build
+free=$(df --output=avail -B1 "$TMP" | tail -1 | tr -d ' ')
+[[ "$free" -ge "$MIN_FREE_BYTES" ]] || die "$TMP has $free bytes free; this benchmark wants $MIN_FREE_BYTES"
+
+command_line="scripts/bench/containers.sh"
+[[ $WRITE -eq 0 ]] || command_line+=" --write"
+[[ "$RUNS" == 10 ]] || command_line="BENCH_RUNS=$RUNS $command_line"
+[[ "$STAGING_REPS" == 3 ]] || command_line="BENCH_STAGING_REPS=$STAGING_REPS $command_line"
+[[ "$SHARD_FILES" == 1000 ]] || command_line="BENCH_SHARD_FILES=$SHARD_FILES $command_line"
+[[ "$DIAG_JOBS" == 5 ]] || command_line="BENCH_DIAG_JOBS=$DIAG_JOBS $command_line"
+[[ "$SOURCE_MODE" == tree ]] || command_line="BENCH_SOURCE=$SOURCE_MODE $command_line"
+meta command "$command_line"
+meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+meta load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ "$SOURCE_MODE" == head ]]; then
+  meta git "$HEAD_SHA (clean export of HEAD)"
+  meta build_dir "/tmp/smlocal-bench-head-<sha>/build"
+else
+  # --dirty, unless the only change is this benchmark's own doc (an earlier --write).
+  if [[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!docs/BENCHMARKS.md' 2>/dev/null)" ]]; then
+    meta git "$(git -C "$ROOT" describe --always 2>/dev/null || echo unknown)"
+  else
+    meta git "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+  fi
+  meta build_dir "build-bench"
+fi
+meta docker_server "$(docker version --format '{{.Server.Version}}')"
+meta docker_client "$(docker version --format '{{.Client.Version}}')"
+meta storage_driver "$(docker info --format '{{.Driver}}')"
+meta backing_fs "$(docker info --format '{{range .DriverStatus}}{{if eq (index . 0) "Backing Filesystem"}}{{index . 1}}{{end}}{{end}}')"
+meta cgroup_version "$(docker info --format '{{.CgroupVersion}}')"
+meta runc "$(docker info --format '{{.RuncCommit.ID}}')"
+meta compose_version "$(docker-compose version --short 2>/dev/null || echo unknown)"
+log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), load $(cut -d' ' -f1-3 /proc/loadavg);" \
+  "Docker $(docker version --format '{{.Server.Version}}') ($(docker info --format '{{.Driver}}')); token $TOKEN"
+
+# --- Docker events, for the whole run --------------------------------------------------------------
+docker events --format '{{json .}}' --filter type=container --filter type=network >"$EVENTS" 2>"$TMP/events.err" &
+EVENTS_PID=$!
+PIDS+=("$EVENTS_PID")
+sleep 0.5
+kill -0 "$EVENTS_PID" 2>/dev/null || die "docker events exited: $(cat "$TMP/events.err")"
+
+# --- 1. per-job overhead, 2. staging ----------------------------------------------------------------
+start_smlocal smlocal "$TMP/data"
+log "smlocal at $SMLOCAL_URL (data in $TMP/data)"
+mkdir -p "$TMP/work"
+python3 "$HELPER" overhead "$SMLOCAL_URL" "$RESULTS" --smlocal "$BUILD/smlocal" --data-dir "$TMP/data" \
+  --work "$TMP/work" --token "$TOKEN" --runs "$RUNS"
+python3 "$HELPER" staging "$SMLOCAL_URL" "$RESULTS" --s3-root "$TMP/data/s3" --data-dir "$TMP/data" \
+  --token "$TOKEN" --reps "$STAGING_REPS" --shard-files "$SHARD_FILES"
+stop_smlocal_pid=$SMLOCAL_PID
+stop_process "$stop_smlocal_pid"
+rm -rf "$TMP/data/s3/$TOKEN-data"  # the data sets (sparse or not) go at once
+
+# --- 3. diagnostic pass through the timestamping proxy ----------------------------------------------
+if [[ "$DIAG_JOBS" -gt 0 ]]; then
+  upstream=${DOCKER_HOST:-unix:///var/run/docker.sock}
+  [[ "$upstream" == unix://* ]] || die "the diagnostic proxy needs a unix-socket DOCKER_HOST, not $upstream"
+  python3 "$BENCH/containers_docker_proxy.py" "$TMP/docker-proxy.sock" "${upstream#unix://}" "$PROXY_LOG" \
+    >"$TMP/proxy.out" 2>"$TMP/proxy.err" &
+  PROXY_PID=$!
+  PIDS+=("$PROXY_PID")
+  for i in $(seq 50); do
+    [[ -S "$TMP/docker-proxy.sock" ]] && break
+    kill -0 "$PROXY_PID" 2>/dev/null || die "proxy exited: $(cat "$TMP/proxy.err")"
+    [[ $i -lt 50 ]] || die "proxy socket missing after 5 s"
+    sleep 0.1
+  done
+  start_smlocal smlocal-diag "$TMP/data-diag" "unix://$TMP/docker-proxy.sock"
+  log "diagnostic smlocal at $SMLOCAL_URL, Docker through the proxy"
+  python3 "$HELPER" diagnose "$SMLOCAL_URL" "$RESULTS" --work "$TMP/work" --token "$TOKEN" --jobs "$DIAG_JOBS" \
+    --proxy-socket "$TMP/docker-proxy.sock"
+  stop_process "$SMLOCAL_PID"
+  stop_process "$PROXY_PID"
+fi
+
+sleep 0.5  # let the last events arrive
+stop_process "$EVENTS_PID"
+meta load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta elapsed_s "$(python3 -c "import time; print(round(time.time() - $STARTED))")"
+
+# --- report ---------------------------------------------------------------------------------------
+if [[ $WRITE -eq 1 ]]; then
+  python3 "$HELPER" render "$RESULTS" "$EVENTS" "$PROXY_LOG" --meta "$META" --write "$DOC"
+else
+  python3 "$HELPER" render "$RESULTS" "$EVENTS" "$PROXY_LOG" --meta "$META"
+fi
