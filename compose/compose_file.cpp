@@ -147,10 +147,14 @@ void write_service(std::string& out, const container_plan& plan, const host_plan
         out += "    extra_hosts:\n";
         for (const auto& entry : *hosts) out += "      - " + quote(entry.get<std::string>()) + "\n";
     }
-    out += "    networks:\n";
-    out += "      " + quote(plan.network_name) + ":\n";
-    out += "        aliases: [" + quote(host.host) + "]\n";
-    if (!host.address.empty()) out += "        ipv4_address: " + quote(host.address) + "\n";
+    if (plan.own_network) {
+        out += "    networks:\n";
+        out += "      " + quote(plan.network_name) + ":\n";
+        out += "        aliases: [" + quote(host.host) + "]\n";
+        if (!host.address.empty()) out += "        ipv4_address: " + quote(host.address) + "\n";
+    } else {
+        out += "    network_mode: " + quote(plan.network_name) + "\n";
+    }
     out += std::string("    init: ") + (host_config.value("Init", false) ? "true" : "false") + "\n";
     if (auto timeout = body.find("StopTimeout"); timeout != body.end())
         out += "    stop_grace_period: " + quote(std::to_string(timeout->get<int>()) + "s") + "\n";
@@ -210,6 +214,7 @@ std::string to_compose_yaml(const container_plan& plan) {
     out += "version: \"3.8\"\n";
     out += "services:\n";
     for (const auto& host : plan.hosts) write_service(out, plan, host);
+    if (!plan.own_network) return out;
     out += "networks:\n";
     out += "  " + quote(plan.network_name) + ":\n";
     out += "    name: " + quote(plan.network_name) + "\n";

@@ -326,20 +326,25 @@ container_plan make_plan(const run_request& request, const plan_options& options
     container_plan plan;
     plan.job_name = request.job_name;
     const std::string job_lower = lower(request.job_name);
-    plan.network_name = "smlocal-" + job_lower;
     // No outbound traffic, peers still reachable (spec/container.md §8).
     plan.internal_network = spec.enable_network_isolation;
-    plan.network_create_body = json{{"Name", plan.network_name},
-                                    {"Driver", "bridge"},
-                                    {"Internal", plan.internal_network},
-                                    {"CheckDuplicate", true},
-                                    {"Labels", {{"smlocal.job", request.job_name}, {"smlocal.managed", "true"}}}};
+    plan.own_network = request.hosts.size() > 1;
+    if (plan.own_network) {
+        plan.network_name = "smlocal-" + job_lower;
+        plan.network_create_body = json{{"Name", plan.network_name},
+                                        {"Driver", "bridge"},
+                                        {"Internal", plan.internal_network},
+                                        {"CheckDuplicate", true},
+                                        {"Labels", {{"smlocal.job", request.job_name}, {"smlocal.managed", "true"}}}};
+    } else {
+        plan.network_name = plan.internal_network ? "none" : "bridge";
+    }
 
     // Fixed addresses (numeric host order, as in resourceconfig.json) and an /etc/hosts entry
     // for every host in every container: a host stays resolvable after its container exits.
     std::map<std::string, std::string> address_of;
     json extra_hosts = json::array();
-    if (options.subnet) {
+    if (options.subnet && plan.own_network) {
         plan.subnet = options.subnet;
         plan.network_create_body["IPAM"] = network_ipam(*options.subnet);
         const auto hosts = sorted_hosts(request);
@@ -457,9 +462,11 @@ container_plan make_plan(const run_request& request, const plan_options& options
             host_config["DeviceRequests"] =
                 json::array({json{{"Driver", "nvidia"}, {"Count", -1}, {"Capabilities", json::array({json::array({"gpu"})})}}});
         body["HostConfig"] = std::move(host_config);
-        json endpoint{{"Aliases", json::array({workspace->host})}};
-        if (!host.address.empty()) endpoint["IPAMConfig"] = {{"IPv4Address", host.address}};
-        body["NetworkingConfig"] = {{"EndpointsConfig", {{plan.network_name, std::move(endpoint)}}}};
+        if (plan.own_network) {
+            json endpoint{{"Aliases", json::array({workspace->host})}};
+            if (!host.address.empty()) endpoint["IPAMConfig"] = {{"IPv4Address", host.address}};
+            body["NetworkingConfig"] = {{"EndpointsConfig", {{plan.network_name, std::move(endpoint)}}}};
+        }
         host.create_body = std::move(body);
         plan.hosts.push_back(std::move(host));
     }
@@ -487,6 +494,7 @@ void to_json(nlohmann::json& out, const container_plan& plan) {
     out = json{{"job_name", plan.job_name},
                {"network_name", plan.network_name},
                {"internal_network", plan.internal_network},
+               {"own_network", plan.own_network},
                {"network_create_body", plan.network_create_body},
                {"subnet", plan.subnet ? json(*plan.subnet) : json(nullptr)},
                {"hosts", plan.hosts},

@@ -98,8 +98,12 @@ struct host_plan {
 /// The containers of one job, on a network of its own.
 struct container_plan {
     std::string job_name;
-    std::string network_name;  // smlocal-<job lower-cased>
+    std::string network_name;  // smlocal-<job lower-cased>; "bridge" or "none" without an own network
     bool internal_network = false;  // EnableNetworkIsolation: peers reachable, nothing outside
+    /// Multi-host jobs get a network of their own, where the hosts resolve each other. A single
+    /// host needs no peers: it runs on Docker's default bridge (or "none" when isolated), which
+    /// spares creating and removing a network for every job.
+    bool own_network = true;
     /// Docker Engine API v1.41 POST /networks/create body for network_name (with an IPAM
     /// config when the plan has a subnet).
     nlohmann::json network_create_body;

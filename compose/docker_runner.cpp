@@ -138,16 +138,18 @@ run_result docker_runner::run(const run_request& request, run_observer& observer
     std::vector<started_host> hosts;
     std::string network_id;
     try {
-        const job_network network = create_job_network(client_, plan.network_create_body);
-        network_id = network.id;
-        if (network.subnet) {
-            // The same plan, plus each host's fixed address and the /etc/hosts entries.
-            plan_opts.subnet = network.subnet;
-            plan = make_plan(request, plan_opts);
-        } else {
-            std::cerr << "smlocal: job " << request.job_name << ": Docker reported no IPv4 subnet for network "
-                      << plan.network_name << "; hosts get no fixed addresses, and a host whose container has "
-                      << "exited stops resolving for its peers\n";
+        if (plan.own_network) {
+            const job_network network = create_job_network(client_, plan.network_create_body);
+            network_id = network.id;
+            if (network.subnet) {
+                // The same plan, plus each host's fixed address and the /etc/hosts entries.
+                plan_opts.subnet = network.subnet;
+                plan = make_plan(request, plan_opts);
+            } else {
+                std::cerr << "smlocal: job " << request.job_name << ": Docker reported no IPv4 subnet for network "
+                          << plan.network_name << "; hosts get no fixed addresses, and a host whose container "
+                          << "has exited stops resolving for its peers\n";
+            }
         }
         for (const auto& host : plan.hosts)
             hosts.push_back({host.host, client_.create_container(host.container_name, host.create_body)});

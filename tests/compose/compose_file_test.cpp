@@ -123,8 +123,9 @@ TEST_CASE("compose file pieces follow the plan") {
         CHECK_FALSE(contains(yaml, "internal:"));
         CHECK(contains(yaml, "      - \"/var/lib/smlocal/jobs/Single-Job/algo-1/input/config:/opt/ml/input/config:ro\"\n"));
         CHECK(contains(yaml, "      - \"/var/lib/smlocal/jobs/Single-Job/algo-1/model:/opt/ml/model\"\n"));
-        CHECK(contains(yaml, "      \"smlocal-single-job\":\n        aliases: [\"algo-1\"]\n"));
-        CHECK(contains(yaml, "networks:\n  \"smlocal-single-job\":\n    name: \"smlocal-single-job\"\n"));
+        // A single host runs on Docker's default bridge: no network section.
+        CHECK(contains(yaml, "    network_mode: \"bridge\"\n"));
+        CHECK_FALSE(contains(yaml, "\nnetworks:"));
         // No subnet in the plan (smlocal compose): no addresses anywhere.
         CHECK_FALSE(contains(yaml, "extra_hosts:"));
         CHECK_FALSE(contains(yaml, "ipv4_address:"));
@@ -164,7 +165,7 @@ TEST_CASE("compose file pieces follow the plan") {
         job.spec.environment = {{"AWS_REGION", "y"}};
         const std::string yaml = to_compose_yaml(make_plan(job.request, options));
         CHECK(contains(yaml, "    entrypoint: [\"/bin/sh\", \"-c\", \"echo $$HOME\"]\n    command: []\n"));
-        CHECK(contains(yaml, "    internal: true\n"));
+        CHECK(contains(yaml, "    network_mode: \"none\"\n"));
         CHECK(contains(yaml, "        limits:\n          cpus: \"8\"\n          memory: \"34359738368\"\n"));
         CHECK(contains(yaml, "        reservations:\n          devices:\n            - driver: \"nvidia\"\n"
                              "              count: all\n              capabilities: [\"gpu\"]\n"));
@@ -188,7 +189,7 @@ TEST_CASE("docker-compose accepts the files") {
         const std::string problem = compose_rejects(to_compose_yaml(make_plan(job.request, two_host_options())), "two.yml");
         CHECK_MESSAGE(problem.empty(), problem);
     }
-    SUBCASE("isolated GPU job with an entrypoint only, a path holding ':', a subnet without gateway") {
+    SUBCASE("isolated single-host GPU job with an entrypoint only, a path holding ':', a subnet it does not use") {
         job_fixture job(minimal_request());
         job.spec.container_entrypoint = {"/bin/sh", "-c", "echo ${HOME} $$"};
         job.spec.enable_network_isolation = true;
@@ -200,7 +201,9 @@ TEST_CASE("docker-compose accepts the files") {
         options.shm_size_bytes = 123456789;
         options.subnet = network_subnet{"192.168.176.0/20", ""};
         const std::string yaml = to_compose_yaml(make_plan(job.request, options));
-        CHECK(contains(yaml, "ipv4_address: \"192.168.176.11\""));
+        // A subnet only matters to a network of the job's own, which one host does not get.
+        CHECK_FALSE(contains(yaml, "ipv4_address:"));
+        CHECK(contains(yaml, "    network_mode: \"none\"\n"));
         const std::string problem = compose_rejects(yaml, "gpu.yml");
         CHECK_MESSAGE(problem.empty(), problem);
     }

@@ -78,16 +78,25 @@ TEST_CASE("golden files need SMLOCAL_SOURCE_DIR") {
 }
 #endif
 
+TEST_CASE("an isolated single host has no network at all") {
+    job_fixture job(minimal_request());
+    job.spec.enable_network_isolation = true;
+    const container_plan plan = make_plan(job.request, plan_options{});
+    CHECK_FALSE(plan.own_network);
+    CHECK(plan.network_name == "none");
+    CHECK(plan.hosts[0].create_body["HostConfig"]["NetworkMode"] == "none");
+}
+
 TEST_CASE("single-host defaults") {
     job_fixture job(minimal_request());
     const container_plan plan = make_plan(job.request, plan_options{});
     CHECK(plan.job_name == "Single-Job");
-    CHECK(plan.network_name == "smlocal-single-job");
+    // One host has no peers to resolve: Docker's default bridge, no network of its own.
+    CHECK_FALSE(plan.own_network);
+    CHECK(plan.network_name == "bridge");
     CHECK_FALSE(plan.internal_network);
     CHECK(plan.warnings.empty());
-    CHECK(plan.network_create_body ==
-          json{{"Name", "smlocal-single-job"}, {"Driver", "bridge"}, {"Internal", false}, {"CheckDuplicate", true},
-               {"Labels", {{"smlocal.job", "Single-Job"}, {"smlocal.managed", "true"}}}});
+    CHECK(plan.network_create_body.is_null());
     REQUIRE(plan.hosts.size() == 1);
 
     const host_plan& host = plan.hosts[0];
@@ -99,14 +108,13 @@ TEST_CASE("single-host defaults") {
     CHECK(body["Cmd"] == json::array({"train"}));
     CHECK_FALSE(body.contains("Entrypoint"));
     CHECK(body["Labels"] == json{{"smlocal.job", "Single-Job"}, {"smlocal.host", "algo-1"}, {"smlocal.managed", "true"}});
-    CHECK(body["NetworkingConfig"] ==
-          json{{"EndpointsConfig", {{"smlocal-single-job", {{"Aliases", json::array({"algo-1"})}}}}}});
+    CHECK_FALSE(body.contains("NetworkingConfig"));
     CHECK(body["Env"] == json::array({"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1",
                                       "TRAINING_JOB_ARN=arn:aws:sagemaker:us-east-1:123456789012:training-job/Single-Job",
                                       "TRAINING_JOB_NAME=Single-Job"}));
 
     const json& hc = body["HostConfig"];
-    CHECK(hc["NetworkMode"] == "smlocal-single-job");
+    CHECK(hc["NetworkMode"] == "bridge");
     CHECK(hc["Init"] == false);
     CHECK(hc["Privileged"] == false);
     CHECK(hc["AutoRemove"] == false);

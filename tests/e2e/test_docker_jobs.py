@@ -659,7 +659,7 @@ class DockerReattachTest(DockerJobCase):
 
         containers, networks = labelled(name, running_only=True)
         self.assertEqual(len(containers), 1, "the job's container should outlive the server")
-        self.assertEqual(len(networks), 1)
+        self.assertEqual(len(networks), 0, "a single host runs on Docker's default bridge")
         # Stay down until the trainer has printed epoch 2 (t+4 s): that line is produced while
         # no server is attached.
         time.sleep(max(0.0, epoch1_seen + 4.8 - time.monotonic()))
