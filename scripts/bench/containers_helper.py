@@ -31,6 +31,8 @@ import sys
 import time
 import http.client
 from urllib.parse import urlparse
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_doc  # noqa: E402
 
 SECTION_TITLE = "## Containers: per-job overhead and staging (scripts/bench/containers.sh)"
 IMAGE = "smlocal-fixtures/trainer:1"
@@ -809,7 +811,7 @@ def render(args):
     section = "\n".join(line for line in lines if line is not None)
     print(section)
     if args.write:
-        write_section(args.write, section)
+        bench_doc.write_section(args.write, SECTION_TITLE, section, "containers.sh")
 
 
 def observations(by_method, per_method_phases, staged):
@@ -885,26 +887,6 @@ def observations(by_method, per_method_phases, staged):
                        f"many files costs a hard link per file: {fmt_ms(shard, 1)} ms for the files set on 2 hosts, "
                        f"against {fmt_ms(repl, 2)} ms for the same files FullyReplicated.")
     return out
-
-
-def write_section(path, section):
-    header = ("# Benchmarks\n\n"
-              "Each section is written by the script named in its title, run with `--write`, which replaces\n"
-              "only its own section. Figures come from one real run on the machine described in the section.\n")
-    text = open(path).read() if os.path.exists(path) else header
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION_TITLE), None)
-    if start is None:
-        new_text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:])
-        new_text = before + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after.rstrip("\n") + "\n" if after else "")
-    with open(path + ".tmp", "w") as f:
-        f.write(new_text)
-    os.replace(path + ".tmp", path)
-    print(f"[containers.sh] wrote {path}", file=sys.stderr)
 
 
 def main():

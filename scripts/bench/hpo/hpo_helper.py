@@ -20,6 +20,8 @@ import statistics
 import sys
 import time
 from urllib.parse import urlparse
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bench_doc  # noqa: E402
 
 SECTION_TITLE = "## Hyperparameter tuning quality and overhead (scripts/bench/hpo/run.sh)"
 TARGET_MS_PER_CHILD = 5.0
@@ -292,28 +294,7 @@ def render(args):
     section = "\n".join(lines) + "\n"
     print(section, end="")
     if args.write:
-        write_section(args.write, section)
-
-
-def write_section(path, section):
-    header = ("# Benchmarks\n\n"
-              "Each section is written by the script named in its title, run with `--write`, which replaces\n"
-              "only its own section. Figures come from one real run on the machine described in the section.\n")
-    text = open(path).read() if os.path.exists(path) else header
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION_TITLE), None)
-    if start is None:
-        new_text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:]).rstrip("\n")
-        new_text = before + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after + "\n" if after else "")
-    tmp = path + ".hpo.tmp"
-    with open(tmp, "w") as f:
-        f.write(new_text)
-    os.replace(tmp, path)
-    print(f"[hpo run.sh] wrote {path}", file=sys.stderr)
+        bench_doc.write_section(args.write, SECTION_TITLE, section, "hpo run.sh")
 
 
 def main():
