@@ -3,6 +3,11 @@
 // the job manager builds them, and the golden two-host job.
 
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <doctest/doctest.h>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -110,5 +115,41 @@ inline plan_options two_host_options() {
     options.subnet = network_subnet{"172.18.0.0/16", "172.18.0.1"};
     return options;
 }
+
+
+#ifdef SMLOCAL_SOURCE_DIR
+// Compares `actual` with tests/compose/golden/<name>; SMLOCAL_UPDATE_GOLDEN=1 rewrites the file.
+inline void check_golden(const std::string& name, const std::string& actual) {
+    const std::filesystem::path golden = std::filesystem::path(SMLOCAL_SOURCE_DIR) / "tests/compose/golden" / name;
+    if (std::getenv("SMLOCAL_UPDATE_GOLDEN")) {
+        std::ofstream(golden, std::ios::binary) << actual;
+        MESSAGE("rewrote " << golden.string());
+    }
+    std::ifstream in(golden, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "missing golden file " << golden.string() << " (SMLOCAL_UPDATE_GOLDEN=1 writes it)");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    const std::string expected = buffer.str();
+    if (expected == actual) return;
+
+    const std::filesystem::path actual_file = std::filesystem::temp_directory_path() / (name + ".actual");
+    std::ofstream(actual_file, std::ios::binary) << actual;
+    std::istringstream e(expected), a(actual);
+    std::string el, al;
+    int line = 0;
+    while (true) {
+        ++line;
+        const bool more_e = static_cast<bool>(std::getline(e, el));
+        const bool more_a = static_cast<bool>(std::getline(a, al));
+        if (!more_e && !more_a) break;
+        if (!more_e) el = "<end of file>";
+        if (!more_a) al = "<end of file>";
+        if (el != al || !more_e || !more_a) break;
+    }
+    FAIL_CHECK("golden mismatch for " << golden.string() << " at line " << line << "\n  golden: " << el
+                                      << "\n  actual: " << al << "\nsee: diff -u " << golden.string() << " "
+                                      << actual_file.string());
+}
+#endif
 
 }  // namespace smlocal::compose::testing
