@@ -13,7 +13,6 @@ Subcommands (all traffic goes to 127.0.0.1; every loop is bounded in count and t
 
 import argparse
 import datetime
-import http.client
 import json
 import os
 import platform
@@ -21,9 +20,9 @@ import re
 import socket
 import sys
 import time
-from urllib.parse import urlparse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_doc  # noqa: E402
+import smlocal_client  # noqa: E402
 
 SECTION_TITLE = "## API throughput and latency (scripts/bench/api.sh)"
 
@@ -39,28 +38,7 @@ TERMINAL = {"Completed", "Failed", "Stopped"}
 TEXT_KEYS = {"date", "git", "wrk_version", "moto_version", "load_before", "load_after"}
 
 
-class Client:
-    """A keep-alive AWS JSON 1.1 client for smlocal (plain http.client: no signing needed)."""
-
-    def __init__(self, url, timeout=30):
-        parsed = urlparse(url)
-        assert parsed.hostname in ("127.0.0.1", "localhost"), "loopback only"
-        self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
-
-    def call(self, operation, body):
-        payload = json.dumps(body)
-        headers = {"X-Amz-Target": f"SageMaker.{operation}", "Content-Type": "application/x-amz-json-1.1"}
-        for attempt in range(2):  # one retry on a dropped keep-alive connection
-            try:
-                self.conn.request("POST", "/", payload, headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                return response.status, json.loads(data) if data else {}
-            except (http.client.HTTPException, ConnectionError):
-                self.conn.close()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+Client = smlocal_client.Client
 
 
 def free_port(_args):

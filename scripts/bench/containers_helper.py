@@ -30,9 +30,9 @@ import subprocess
 import sys
 import time
 import http.client
-from urllib.parse import urlparse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_doc  # noqa: E402
+import smlocal_client  # noqa: E402
 
 SECTION_TITLE = "## Containers: per-job overhead and staging (scripts/bench/containers.sh)"
 IMAGE = "smlocal-fixtures/trainer:1"
@@ -44,28 +44,7 @@ JOB_BOUND_S = 120  # no single job may take longer than this
 
 # --- smlocal client -------------------------------------------------------------------------------
 
-class Client:
-    """A keep-alive AWS JSON 1.1 client (plain http.client over one connection: no signing needed)."""
-
-    def __init__(self, url, timeout=30):
-        parsed = urlparse(url)
-        assert parsed.hostname in ("127.0.0.1", "localhost"), "loopback only"
-        self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
-
-    def call(self, operation, body):
-        payload = json.dumps(body)
-        headers = {"X-Amz-Target": f"SageMaker.{operation}", "Content-Type": "application/x-amz-json-1.1"}
-        for attempt in range(2):  # one retry on a dropped keep-alive connection
-            try:
-                self.conn.request("POST", "/", payload, headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                return response.status, json.loads(data) if data else {}
-            except (http.client.HTTPException, ConnectionError):
-                self.conn.close()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+Client = smlocal_client.Client
 
 
 def job_request(name, instance_count=1, channels=None):
