@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import time
-import http.client
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_doc  # noqa: E402
 import smlocal_client  # noqa: E402
