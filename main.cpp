@@ -16,10 +16,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 
+#include "api/dispatcher.hpp"
 #include "api/http/http_server.hpp"
 #include "api/logs/logs_service.hpp"
 #include "api/router.hpp"
 #include "api/sagemaker/sagemaker_service.hpp"
+#include "api/sts/sts_service.hpp"
 #include "compose/compose_file.hpp"
 #include "compose/docker_client.hpp"
 #include "compose/docker_runner.hpp"
@@ -117,12 +119,20 @@ int serve(const serve_options& options) {
     // CloudWatch Logs on the same port: the training log streams, read from the store.
     log_service logs(db, options.region, options.account_id, static_cast<std::int64_t>(wall_clock().now() * 1000));
     router.add_service(api::make_logs_service(logs));
+    api::sts_service sts(options.account_id);
+
+    api::endpoint_services endpoints;
+    endpoints.json = [&](api::http_request&& request) { return router.handle(std::move(request)); };
+    endpoints.sts = [&](api::http_request&& request) { return sts.handle(request); };
+    const api::dispatcher dispatch(std::move(endpoints));
 
     boost::asio::io_context io(static_cast<int>(options.threads));
     api::http_server_options http_options;
     http_options.host = options.host;
     http_options.port = options.port;
-    api::http_server server(io, http_options, [&](api::http_request&& request) { return router.handle(std::move(request)); });
+    api::http_server server(
+        io, http_options, [&](api::http_request&& request) { return dispatch.handle(std::move(request)); },
+        [&](const api::http_request_header& header) { return dispatch.plan_body(header); });
     server.start();
 
     // Graceful stop: no new connections, requests in flight finish, job state stays in the store.

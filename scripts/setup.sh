@@ -17,8 +17,10 @@ done
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-program-options-dev nlohmann-json3-dev libsqlite3-dev libre2-dev
-  libarchive-dev libeigen3-dev libcurl4-openssl-dev libssl-dev doctest-dev libcli11-dev
+  libarchive-dev libeigen3-dev libcurl4-openssl-dev libssl-dev doctest-dev libcli11-dev libpugixml-dev
   wrk docker.io docker-compose debootstrap
+  # The dashboard test drives Debian's Chromium; `aws logs tail` needs AWS CLI v2 (Debian's awscli).
+  chromium awscli
 )
 # Node.js may come from outside Debian (a preinstalled one); any working node and npm will do.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)

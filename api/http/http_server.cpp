@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <exception>
+#include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -83,11 +85,12 @@ class session;
 
 // What the listener and every session share. Outlives both (each holds a shared_ptr).
 struct server_state {
-    server_state(http_server_options o, request_handler h)
-        : options(std::move(o)), handler(std::move(h)) {}
+    server_state(http_server_options o, request_handler h, body_planner p)
+        : options(std::move(o)), handler(std::move(h)), planner(std::move(p)) {}
 
     http_server_options const options;
     request_handler const handler;
+    body_planner const planner;
     // Set by stop(): sessions answer no further request.
     std::atomic<bool> stopping{false};
     // Live sessions, so that stop() can close the idle ones.
@@ -139,9 +142,13 @@ private:
 
         // A fresh parser per message: a parser is not reusable, and this one enforces the limit.
         parser_.emplace();
-        parser_->body_limit(state_->options.body_limit);
-        // Parse the body in the same call as the header when its bytes are already here.
-        parser_->eager(true);
+        // The limit is applied once the header is in (plan_body): it depends on the request.
+        // (Not boost::none: Beast 1.74 compares a Content-Length against it as an optional.)
+        parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+        // Stop after the header: where the body goes is decided from the header (plan_body).
+        parser_->eager(false);
+        body_planned_ = false;
+        upload_file_.reset();
 
         // A pipelined request is already (partly) in the buffer: its header clock starts now.
         if (buffer_.size() > 0) {
@@ -188,7 +195,28 @@ private:
         on_header();
     }
 
+    // Applies the planner's decision before the first body byte is parsed. False when the
+    // declared Content-Length is over the limit.
+    bool plan_body() {
+        body_planned_ = true;
+        // Parse the body in the same call as what remains of the header bytes.
+        parser_->eager(true);
+        body_plan plan;
+        if (state_->planner) plan = state_->planner(parser_->get().base());
+        body_limit_ = plan.limit ? plan.limit : state_->options.body_limit;
+        // Beast checks a Content-Length against the limit while parsing the header, before we
+        // knew the limit; chunked bodies are checked as they arrive.
+        parser_->body_limit(body_limit_);
+        if (auto const length = parser_->content_length(); length && *length > body_limit_) return false;
+        if (plan.file) {
+            upload_file_ = *plan.file;
+            parser_->get().body().file = body_file{*plan.file, 0, 0, {}};
+        }
+        return true;
+    }
+
     void on_header() {
+        if (!plan_body()) return on_read_error(http::error::body_limit, "plan");
         if (parser_->is_done()) return handle_request();
         // The body gets its own budget, counted from the end of the header.
         stream_.expires_after(state_->options.read_timeout);
@@ -226,6 +254,8 @@ private:
     // out of bytes is not an error.
     bool parse_buffered(beast::error_code& ec) {
         while (!parser_->is_done() && buffer_.size() > 0) {
+            // The body waits for plan_body().
+            if (!body_planned_ && parser_->is_header_done()) return true;
             auto const used = parser_->put(buffer_.data(), ec);
             buffer_.consume(used);
             if (ec == http::error::need_more) {
@@ -238,12 +268,21 @@ private:
         return true;
     }
 
+    // Removes a body file the handler did not keep (or that a failed read left behind).
+    void discard_upload() {
+        if (!upload_file_) return;
+        std::error_code ignored;
+        std::filesystem::remove(*upload_file_, ignored);
+        upload_file_.reset();
+    }
+
     // Turns a failed read into an error response, or just ends the connection.
     void on_read_error(beast::error_code const& ec, char const* what) {
+        discard_upload();
         if (ec == http::error::body_limit) {
             return send_error(http::status::payload_too_large, "RequestEntityTooLarge",
-                              "Request body exceeds the limit of " +
-                                  std::to_string(state_->options.body_limit) + " bytes.");
+                              "Request body exceeds the limit of " + std::to_string(body_limit_) +
+                                  " bytes.");
         }
         if (ec == http::error::header_limit) {
             return send_error(http::status::request_header_fields_too_large,
@@ -265,6 +304,7 @@ private:
         http_request req = parser_->release();
         unsigned const version = req.version();
         bool const keep_alive = req.keep_alive();
+        head_request_ = req.method() == http::verb::head;
         try {
             res_ = state_->handler(std::move(req));
         } catch (std::exception const& e) {
@@ -274,6 +314,7 @@ private:
             res_ = error_response(http::status::internal_server_error, version, "InternalFailure",
                                   "Unknown error.");
         }
+        discard_upload();
         res_.version(version);
         // The request decides persistence, unless the server is stopping.
         res_.keep_alive(keep_alive && !state_->stopping.load(std::memory_order_acquire));
@@ -283,13 +324,20 @@ private:
     // Answers a request we could not read, then closes the connection.
     void send_error(http::status status, char const* type, std::string const& message) {
         res_ = error_response(status, 11, type, message);
+        head_request_ = false;
         res_.keep_alive(false);
         do_write(true);
     }
 
     void do_write(bool linger) {
         if (res_.find(http::field::server) == res_.end()) res_.set(http::field::server, "smlocal");
-        res_.prepare_payload();
+        if (head_request_) {
+            // The header describes the resource (its Content-Length included); no body follows.
+            res_.body() = {};
+            if (res_.find(http::field::content_length) == res_.end()) res_.content_length(0);
+        } else {
+            res_.prepare_payload();
+        }
         // A client that does not read its response is held to the same budget as a slow sender.
         stream_.expires_after(state_->options.read_timeout);
         http::async_write(stream_, res_,
@@ -338,7 +386,15 @@ private:
     // Reused for every request on the connection.
     beast::flat_buffer buffer_;
     std::shared_ptr<server_state> state_;
-    std::optional<http::request_parser<http::string_body>> parser_;
+    std::optional<http::request_parser<payload_body>> parser_;
+    // The current request's body has its destination (plan_body ran).
+    bool body_planned_ = false;
+    // The current request's body limit (from the plan, or the server's).
+    std::uint64_t body_limit_ = 0;
+    // The file the current request's body streams into, if the planner chose one.
+    std::optional<std::filesystem::path> upload_file_;
+    // The current response answers a HEAD request.
+    bool head_request_ = false;
     // Kept alive here until async_write completes.
     http_response res_;
     bool first_request_ = true;
@@ -452,10 +508,10 @@ struct http_server::impl {
 };
 
 http_server::http_server(boost::asio::io_context& io, http_server_options options,
-                         request_handler handler)
+                         request_handler handler, body_planner planner)
     : impl_(std::make_shared<impl>()) {
     auto const endpoint = resolve_endpoint(io, options.host, options.port);
-    auto state = std::make_shared<server_state>(std::move(options), std::move(handler));
+    auto state = std::make_shared<server_state>(std::move(options), std::move(handler), std::move(planner));
     impl_->acceptor = std::make_shared<listener>(io, std::move(state), endpoint);
 }
 

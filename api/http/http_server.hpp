@@ -8,22 +8,37 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+
+#include "api/http/payload_body.hpp"
 
 namespace smlocal::api {
 
-using http_request = boost::beast::http::request<boost::beast::http::string_body>;
-using http_response = boost::beast::http::response<boost::beast::http::string_body>;
+using http_request = boost::beast::http::request<payload_body>;
+using http_response = boost::beast::http::response<payload_body>;
+using http_request_header = boost::beast::http::request_header<>;
+
+/// Where a request's body goes, decided from its header alone (before any of the body is read).
+struct body_plan {
+    /// Stream the body into this file (request.body().file is then set) instead of memory. The
+    /// server removes the file after the handler returns, so a handler that keeps it moves it.
+    std::optional<std::filesystem::path> file;
+    /// The largest body accepted; 0 means http_server_options::body_limit.
+    std::uint64_t limit = 0;
+};
+using body_planner = std::function<body_plan(const http_request_header&)>;
 
 /// Turns one request into one response. Runs on the connection's strand (an Asio thread): it must
 /// not block for long. The server sets the version, keep-alive, Content-Length and (if absent) the
 /// Server header of what it returns. An exception escaping it becomes a 500 with the JSON body
-/// {"__type":"InternalFailure","message":<what()>}.
+/// {"__type":"InternalFailure","message":<what()>}. A response to HEAD keeps the Content-Length
+/// the handler set and sends no body.
 using request_handler = std::function<http_response(http_request&&)>;
 
 /// Where to listen and how much a client may send, and how slowly.
@@ -45,7 +60,9 @@ class http_server {
 public:
     /// Binds and listens at once (throws boost::system::system_error when it cannot).
     /// The host may be an address or a name (the first resolved address is used).
-    http_server(boost::asio::io_context& io, http_server_options options, request_handler handler);
+    /// The planner, when given, may send a request's body to a file.
+    http_server(boost::asio::io_context& io, http_server_options options, request_handler handler,
+                body_planner planner = {});
     /// Calls stop(). The io_context must outlive the server.
     ~http_server();
 

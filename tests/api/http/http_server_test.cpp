@@ -3,9 +3,13 @@
 
 #include <utility>  // before Asio in C++20 (Boost 1.74)
 
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <sstream>
 #include <stdexcept>
@@ -16,6 +20,8 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <doctest/doctest.h>
@@ -48,8 +54,9 @@ http_server_options test_options() {
 // A server on an ephemeral port whose io_context two background threads run, as main does.
 class test_server {
 public:
-    explicit test_server(request_handler handler, http_server_options options = test_options())
-        : server_(io_, std::move(options), std::move(handler)) {
+    explicit test_server(request_handler handler, http_server_options options = test_options(),
+                         smlocal::api::body_planner planner = {})
+        : server_(io_, std::move(options), std::move(handler), std::move(planner)) {
         server_.start();
         for (auto& runner : runners_) runner = std::async(std::launch::async, [this] { io_.run(); });
     }
@@ -341,4 +348,93 @@ TEST_CASE("http_server: stop() lets the in-flight request finish, then run() ret
     beast::error_code ec;
     late.connect({net::ip::make_address("127.0.0.1"), port}, ec);
     CHECK(ec == net::error::connection_refused);
+}
+
+TEST_CASE("http_server: a planned body streams into a file, hashed, and the file goes afterwards") {
+    const auto dir = std::filesystem::temp_directory_path() / ("smlocal-http-upload-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto upload = dir / "body";
+    std::string seen_path, seen_md5, seen_content;
+    std::uint64_t seen_length = 0;
+    auto planner = [&](smlocal::api::http_request_header const& header) {
+        smlocal::api::body_plan plan;
+        if (header.target() == "/upload") {
+            plan.file = upload;
+            plan.limit = 3 * 1024 * 1024;
+        }
+        return plan;
+    };
+    test_server server(
+        [&](http_request&& req) {
+            http_response res{http::status::ok, 11};
+            if (req.body().file) {
+                seen_path = req.body().file->path.string();
+                seen_length = req.body().file->length;
+                seen_md5 = req.body().file->md5_hex;
+                std::ifstream in(req.body().file->path, std::ios::binary);
+                seen_content.assign(std::istreambuf_iterator<char>(in), {});
+            }
+            res.body() = "text:" + std::string(req.body());
+            return res;
+        },
+        test_options(), planner);
+    client c(server.port());
+
+    // Over the default 64 MiB limit's share of a test, but above the 1 MiB write block: two blocks.
+    std::string big(2 * 1024 * 1024 + 7, 'x');
+    auto res = c.send(make_post("/upload", big));
+    CHECK(res.result() == http::status::ok);
+    CHECK(res.body() == "text:");  // nothing kept in memory
+    CHECK(seen_path == upload.string());
+    CHECK(seen_length == big.size());
+    CHECK(seen_content == big);
+    // md5 of 2 MiB + 7 bytes of 'x', from `head -c 2097159 /dev/zero | tr '\0' x | md5sum`.
+    CHECK(seen_md5 == "3df06f894b465e036a94eb179a85dee0");
+    CHECK_FALSE(std::filesystem::exists(upload));
+
+    SUBCASE("other requests keep their body in memory") {
+        res = c.send(make_post("/other", "abc"));
+        CHECK(res.body() == "text:abc");
+    }
+    SUBCASE("the plan's limit applies") {
+        res = c.send(make_post("/upload", std::string(3 * 1024 * 1024 + 1, 'y')));
+        CHECK(res.result() == http::status::payload_too_large);
+        CHECK_FALSE(std::filesystem::exists(upload));
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("http_server: a file range is sent from disk, and HEAD keeps its Content-Length") {
+    const auto file = std::filesystem::temp_directory_path() / ("smlocal-http-range-" + std::to_string(::getpid()));
+    std::string content;
+    for (int i = 0; i < 300000; ++i) content += static_cast<char>('a' + i % 26);
+    std::ofstream(file, std::ios::binary) << content;
+    test_server server([&](http_request&& req) {
+        http_response res{http::status::ok, 11};
+        if (req.method() == http::verb::head) {
+            res.content_length(content.size());
+            return res;
+        }
+        res.body().file = smlocal::api::body_file{file, 1000, 250000, {}};
+        return res;
+    });
+    client c(server.port());
+    http_request get{http::verb::get, "/f", 11};
+    get.set(http::field::host, "127.0.0.1");
+    auto res = c.send(get);
+    CHECK(res.body() == content.substr(1000, 250000));
+    CHECK(res[http::field::content_length] == "250000");
+
+    // A HEAD response has no body: read it with a parser told so.
+    http_request head{http::verb::head, "/f", 11};
+    head.set(http::field::host, "127.0.0.1");
+    http::write(c.socket, head);
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    http::read(c.socket, c.buffer, parser);
+    CHECK(parser.get()[http::field::content_length] == std::to_string(content.size()));
+    // The connection is still in step: the next request gets its own answer.
+    res = c.send(get);
+    CHECK(res.body().size() == 250000);
+    std::filesystem::remove(file);
 }
