@@ -4,6 +4,8 @@
 #   scripts/setup-docker.sh --data-root DIR [--default-shm-size SIZE] [--no-restart]
 # Writes or merges /etc/docker/daemon.json (DOCKER_DAEMON_JSON overrides the path), moves the
 # existing data to DIR when DIR is empty, restarts (or starts) dockerd and verifies the result.
+# The daemon restarted is the one whose pidfile the config names (default /var/run/docker.pid);
+# `docker` talks to it through DOCKER_HOST as usual, so a second engine can be moved alone.
 set -euo pipefail
 
 data_root="" shm_size="" restart=1
@@ -43,10 +45,13 @@ PY
 
 [ "$restart" = 1 ] || exit 0
 
-if pgrep -x dockerd >/dev/null; then
-  echo "setup-docker: stopping dockerd"
-  pkill -x dockerd
-  for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || break; sleep 0.5; done
+pidfile=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pidfile", "/var/run/docker.pid"))' "$daemon_json")
+pid=$(cat "$pidfile" 2>/dev/null || true)
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  echo "setup-docker: stopping dockerd ($pid)"
+  kill "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -0 "$pid" 2>/dev/null && { echo "setup-docker: dockerd ($pid) did not stop" >&2; exit 1; }
 fi
 
 mkdir -p "$data_root"
@@ -56,9 +61,10 @@ if [ "$old_root" != "$data_root" ] && [ -d "$old_root" ] && [ -z "$(ls -A "$data
 fi
 
 echo "setup-docker: starting dockerd"
-nohup dockerd --config-file "$daemon_json" >/var/log/smlocal-dockerd.log 2>&1 &
+log=${DOCKERD_LOG:-/var/log/smlocal-dockerd.log}
+nohup dockerd --config-file "$daemon_json" >"$log" 2>&1 &
 for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-actual=$(docker info --format '{{.DockerRootDir}}')
+actual=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo "none (see $log)")
 [ "$actual" = "$data_root" ] || { echo "setup-docker: dockerd runs with data-root $actual, not $data_root" >&2; exit 1; }
 echo "setup-docker: dockerd is up with data-root $actual ($(df -h --output=avail "$actual" | tail -1 | tr -d ' ') free)"
 if [ -n "$shm_size" ]; then

@@ -15,6 +15,9 @@ from harness import (CheckingProxy, E2ETestCase, dummy_env, error_of, job_reques
                      start_class_server, wait_for, wait_terminal)
 
 AWS = shutil.which("aws")
+# `aws logs tail` exists only in AWS CLI v2: Debian's awscli package (scripts/setup.sh installs it)
+# puts v2 at /usr/bin/aws, while the v1 from pip may come first on PATH.
+AWS_V2 = "/usr/bin/aws"
 GROUP = "/aws/sagemaker/TrainingJobs"
 JOB = "logs-quad-1"
 EPOCHS = 20
@@ -321,6 +324,22 @@ class LogsCliTest(E2ETestCase):
                                  "--log-stream-names", self.stream(),
                                  "--filter-pattern", '"simulator: done"')
         self.assertEqual(len(response["events"]), 1)
+
+    def test_aws_logs_tail(self):
+        """AWS CLI v2's `aws logs tail` (FilterLogEvents pages from --since) prints every line."""
+        version = subprocess.run([AWS_V2, "--version"], capture_output=True, text=True, timeout=60)
+        self.assertTrue(version.stdout.startswith("aws-cli/2."),
+                        f"{AWS_V2} should be AWS CLI v2 (scripts/setup.sh installs it): {version.stdout}")
+        result = subprocess.run(
+            [AWS_V2, "--endpoint-url", self.proxy.url, "--region", "us-east-1", "logs", "tail", GROUP,
+             "--log-stream-name-prefix", self.job + "/", "--since", "1d", "--format", "short"],
+            env=dummy_env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        lines = result.stdout.splitlines()
+        # "--format short" prints "<time> <message>".
+        messages = [line.split(" ", 1)[1] for line in lines]
+        self.assert_job_lines(messages)
+        self.assertIn("FilterLogEvents", self.proxy.requests_seen)
 
 
 if __name__ == "__main__":
