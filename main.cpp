@@ -16,6 +16,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 
+#include "api/dashboard/dashboard_service.hpp"
 #include "api/dispatcher.hpp"
 #include "api/http/http_server.hpp"
 #include "api/logs/logs_service.hpp"
@@ -94,7 +95,8 @@ int serve(const serve_options& options) {
     fs::create_directories(options.data_dir);
     const fs::path data_dir = fs::absolute(options.data_dir);
     store db(data_dir / "state.db");
-    uri_mapper storage({options.s3_root.empty() ? data_dir / "s3" : options.s3_root,
+    const fs::path s3_root = options.s3_root.empty() ? data_dir / "s3" : options.s3_root;
+    uri_mapper storage({s3_root,
                         options.efs_root.empty() ? data_dir / "efs" : options.efs_root,
                         options.fsx_root.empty() ? data_dir / "fsx" : options.fsx_root});
     simulator::simulator_runner simulator(wall_clock());
@@ -120,10 +122,13 @@ int serve(const serve_options& options) {
     log_service logs(db, options.region, options.account_id, static_cast<std::int64_t>(wall_clock().now() * 1000));
     router.add_service(api::make_logs_service(logs));
     api::sts_service sts(options.account_id);
+    api::dashboard_service dashboard(training_jobs);
 
     api::endpoint_services endpoints;
     endpoints.json = [&](api::http_request&& request) { return router.handle(std::move(request)); };
     endpoints.sts = [&](api::http_request&& request) { return sts.handle(request); };
+    endpoints.dashboard = [&](api::http_request&& request) { return dashboard.handle(request); };
+    endpoints.dashboard_handles = [&](const api::http_request_header& header) { return dashboard.handles(header); };
     const api::dispatcher dispatch(std::move(endpoints));
 
     boost::asio::io_context io(static_cast<int>(options.threads));

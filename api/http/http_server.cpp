@@ -331,7 +331,12 @@ private:
 
     void do_write(bool linger) {
         if (res_.find(http::field::server) == res_.end()) res_.set(http::field::server, "smlocal");
-        if (head_request_) {
+        auto const status = res_.result_int();
+        if (status == 204 || status == 304 || (status >= 100 && status < 200)) {
+            // RFC 9110: no body and no Content-Length on these.
+            res_.body() = {};
+            res_.erase(http::field::content_length);
+        } else if (head_request_) {
             // The header describes the resource (its Content-Length included); no body follows.
             res_.body() = {};
             if (res_.find(http::field::content_length) == res_.end()) res_.content_length(0);

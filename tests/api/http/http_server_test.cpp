@@ -438,3 +438,20 @@ TEST_CASE("http_server: a file range is sent from disk, and HEAD keeps its Conte
     CHECK(res.body().size() == 250000);
     std::filesystem::remove(file);
 }
+
+TEST_CASE("http_server: 304 and 204 carry neither a body nor a Content-Length") {
+    test_server server([](http_request&& req) {
+        http_response res{req.target() == "/cached" ? http::status::not_modified : http::status::no_content, 11};
+        res.body() = "ignored";
+        return res;
+    });
+    client c(server.port());
+    for (auto const* target : {"/cached", "/empty"}) {
+        http_request get{http::verb::get, target, 11};
+        get.set(http::field::host, "127.0.0.1");
+        auto const res = c.send(get);
+        CHECK(res.body().empty());
+        CHECK(res.find(http::field::content_length) == res.end());
+        CHECK(res.keep_alive());
+    }
+}
