@@ -21,6 +21,7 @@
 #include "api/http/http_server.hpp"
 #include "api/logs/logs_service.hpp"
 #include "api/router.hpp"
+#include "api/s3/s3_service.hpp"
 #include "api/sagemaker/sagemaker_service.hpp"
 #include "api/sts/sts_service.hpp"
 #include "compose/compose_file.hpp"
@@ -29,6 +30,7 @@
 #include "emulator/clock.hpp"
 #include "emulator/log_service.hpp"
 #include "emulator/simulator/simulator_runner.hpp"
+#include "emulator/storage/object_store.hpp"
 #include "emulator/storage/uri_mapper.hpp"
 #include "emulator/store.hpp"
 #include "emulator/tags.hpp"
@@ -122,11 +124,17 @@ int serve(const serve_options& options) {
     log_service logs(db, options.region, options.account_id, static_cast<std::int64_t>(wall_clock().now() * 1000));
     router.add_service(api::make_logs_service(logs));
     api::sts_service sts(options.account_id);
+    // S3 over the same folder that training jobs read their channels from and write models to.
+    object_store objects(s3_root, db);
+    api::s3_service s3(objects, {options.region, {"localhost"}});
     api::dashboard_service dashboard(training_jobs);
 
     api::endpoint_services endpoints;
     endpoints.json = [&](api::http_request&& request) { return router.handle(std::move(request)); };
     endpoints.sts = [&](api::http_request&& request) { return sts.handle(request); };
+    endpoints.s3 = [&](api::http_request&& request) { return s3.handle(std::move(request)); };
+    endpoints.s3_body_plan = [&](const api::http_request_header& header) { return s3.plan_body(header); };
+    endpoints.s3_virtual_host = [&](std::string_view host) { return s3.virtual_host_bucket(host).has_value(); };
     endpoints.dashboard = [&](api::http_request&& request) { return dashboard.handle(request); };
     endpoints.dashboard_handles = [&](const api::http_request_header& header) { return dashboard.handles(header); };
     const api::dispatcher dispatch(std::move(endpoints));

@@ -30,6 +30,28 @@ inline constexpr const char* unknown_operation = "UnknownOperationException";
 // CloudWatch Logs spells its codes differently from SageMaker.
 inline constexpr const char* invalid_parameter = "InvalidParameterException";
 inline constexpr const char* logs_resource_not_found = "ResourceNotFoundException";
+// S3 (emulator/storage/object_store): REST-XML codes; api/s3/s3_service.cpp maps them to statuses.
+namespace s3 {
+inline constexpr const char* no_such_bucket = "NoSuchBucket";
+inline constexpr const char* no_such_key = "NoSuchKey";
+inline constexpr const char* no_such_upload = "NoSuchUpload";
+inline constexpr const char* bucket_already_owned_by_you = "BucketAlreadyOwnedByYou";
+inline constexpr const char* bucket_not_empty = "BucketNotEmpty";
+inline constexpr const char* invalid_bucket_name = "InvalidBucketName";
+inline constexpr const char* invalid_argument = "InvalidArgument";
+inline constexpr const char* invalid_request = "InvalidRequest";
+inline constexpr const char* invalid_part = "InvalidPart";
+inline constexpr const char* invalid_part_order = "InvalidPartOrder";
+inline constexpr const char* entity_too_small = "EntityTooSmall";
+inline constexpr const char* invalid_range = "InvalidRange";
+inline constexpr const char* key_too_long = "KeyTooLongError";
+inline constexpr const char* malformed_xml = "MalformedXML";
+inline constexpr const char* access_denied = "AccessDenied";
+inline constexpr const char* bad_digest = "BadDigest";
+inline constexpr const char* precondition_failed = "PreconditionFailed";
+inline constexpr const char* not_implemented = "NotImplemented";
+inline constexpr const char* method_not_allowed = "MethodNotAllowed";
+}  // namespace s3
 }  // namespace error_code
 
 inline service_error validation_error(const std::string& message) {

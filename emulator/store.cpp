@@ -78,6 +78,21 @@ constexpr const char* migrations[] = {
         record        TEXT NOT NULL
     );
     )sql",
+    // 2 -> 3: metadata of S3 objects in the local S3 folder. size and mtime_ns are the file's when
+    // the row was written: a file changed behind our back no longer matches and is re-hashed.
+    // Keys compare as bytes (BINARY collation), which is S3's UTF-8 list order.
+    R"sql(
+    CREATE TABLE s3_objects (
+        bucket       TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        etag         TEXT NOT NULL,  -- hex MD5, or hex-N for a multipart upload; no quotes
+        content_type TEXT NOT NULL,  -- '' when the client sent none
+        metadata     TEXT NOT NULL,  -- x-amz-meta-* as a JSON object
+        PRIMARY KEY (bucket, key)
+    ) WITHOUT ROWID;
+    )sql",
 };
 constexpr int schema_version = static_cast<int>(std::size(migrations));
 
@@ -242,7 +257,21 @@ struct store::statements {
           select_events(db,
                         "SELECT timestamp_ms, ingestion_ms, message FROM log_events "
                         "WHERE stream_id = (SELECT id FROM log_streams WHERE name = ?1) AND idx >= ?2 "
-                        "ORDER BY idx LIMIT ?3") {}
+                        "ORDER BY idx LIMIT ?3"),
+          upsert_object(db,
+                        "INSERT INTO s3_objects (bucket, key, size, mtime_ns, etag, content_type, metadata) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (bucket, key) DO UPDATE SET "
+                        "size = excluded.size, mtime_ns = excluded.mtime_ns, etag = excluded.etag, "
+                        "content_type = excluded.content_type, metadata = excluded.metadata"),
+          select_object(db,
+                        "SELECT key, size, mtime_ns, etag, content_type, metadata FROM s3_objects "
+                        "WHERE bucket = ?1 AND key = ?2"),
+          // Range scan from the prefix, as for log streams: the caller stops at the first miss.
+          select_objects_from(db,
+                              "SELECT key, size, mtime_ns, etag, content_type, metadata FROM s3_objects "
+                              "WHERE bucket = ?1 AND key >= ?2 ORDER BY key"),
+          delete_object(db, "DELETE FROM s3_objects WHERE bucket = ?1 AND key = ?2"),
+          delete_bucket_objects(db, "DELETE FROM s3_objects WHERE bucket = ?1") {}
 
     statement begin, commit, rollback;
     statement upsert_job, select_jobs;
@@ -250,6 +279,7 @@ struct store::statements {
     statement upsert_tag, delete_tag, select_tags;
     statement insert_metric, select_metrics;
     statement insert_stream, select_stream_tail, insert_event, update_stream, select_streams_from, select_events;
+    statement upsert_object, select_object, select_objects_from, delete_object, delete_bucket_objects;
 };
 
 namespace {
@@ -650,6 +680,77 @@ std::vector<log_event> store::log_events(const std::string& stream_name, std::in
         events.push_back(log_event{q.int64(0), q.int64(1), q.text(2)});
     }
     return events;
+}
+
+namespace {
+
+s3_object_row read_object_row(const statement& q, std::string bucket) {
+    s3_object_row row;
+    row.bucket = std::move(bucket);
+    row.key = q.text(0);
+    row.size = q.int64(1);
+    row.mtime_ns = q.int64(2);
+    row.etag = q.text(3);
+    row.content_type = q.text(4);
+    row.metadata_json = q.text(5);
+    return row;
+}
+
+}  // namespace
+
+void store::put_s3_object(const s3_object_row& row) {
+    const std::lock_guard lock(mutex_);
+    auto& q = statements_->upsert_object;
+    reset_guard guard{q};
+    q.bind(1, row.bucket);
+    q.bind(2, row.key);
+    q.bind(3, row.size);
+    q.bind(4, row.mtime_ns);
+    q.bind(5, row.etag);
+    q.bind(6, row.content_type);
+    q.bind(7, row.metadata_json);
+    q.run();
+}
+
+std::optional<s3_object_row> store::s3_object(const std::string& bucket, const std::string& key) {
+    const std::lock_guard lock(mutex_);
+    auto& q = statements_->select_object;
+    reset_guard guard{q};
+    q.bind(1, bucket);
+    q.bind(2, key);
+    if (!q.step()) return std::nullopt;
+    return read_object_row(q, bucket);
+}
+
+std::vector<s3_object_row> store::s3_objects(const std::string& bucket, const std::string& key_prefix) {
+    const std::lock_guard lock(mutex_);
+    auto& q = statements_->select_objects_from;
+    reset_guard guard{q};
+    q.bind(1, bucket);
+    q.bind(2, key_prefix);
+    std::vector<s3_object_row> rows;
+    while (q.step()) {
+        if (!q.text(0).starts_with(key_prefix)) break;
+        rows.push_back(read_object_row(q, bucket));
+    }
+    return rows;
+}
+
+void store::delete_s3_object(const std::string& bucket, const std::string& key) {
+    const std::lock_guard lock(mutex_);
+    auto& q = statements_->delete_object;
+    reset_guard guard{q};
+    q.bind(1, bucket);
+    q.bind(2, key);
+    q.run();
+}
+
+void store::delete_s3_bucket_objects(const std::string& bucket) {
+    const std::lock_guard lock(mutex_);
+    auto& q = statements_->delete_bucket_objects;
+    reset_guard guard{q};
+    q.bind(1, bucket);
+    q.run();
 }
 
 }  // namespace smlocal

@@ -41,6 +41,18 @@ struct log_stream_info {
     std::int64_t stored_bytes = 0;
 };
 
+/// What we know of one object in the local S3 folder beyond its bytes (object_store).
+struct s3_object_row {
+    std::string bucket;
+    std::string key;
+    std::int64_t size = 0;      // of the file when the row was written
+    std::int64_t mtime_ns = 0;  // of the file when the row was written (ns since the epoch)
+    std::string etag;           // hex MD5, or "<hex>-<parts>"; no quotes
+    std::string content_type;   // "" when none was given
+    std::string metadata_json;  // x-amz-meta-* as a JSON object
+    bool operator==(const s3_object_row&) const = default;
+};
+
 class store {
 public:
     /// Opens (creating if needed) the database file and its schema. Throws std::runtime_error.
@@ -80,6 +92,17 @@ public:
     std::vector<log_stream_info> log_streams(const std::string& name_prefix);
     /// Events [first_index, first_index + limit) of a stream, in order; empty for an unknown stream.
     std::vector<log_event> log_events(const std::string& stream_name, std::int64_t first_index, std::int64_t limit);
+
+    // S3 object metadata, keyed by (bucket, key).
+    /// Inserts or replaces the row.
+    void put_s3_object(const s3_object_row& row);
+    std::optional<s3_object_row> s3_object(const std::string& bucket, const std::string& key);
+    /// The bucket's rows whose key starts with `key_prefix` (literal), in byte order of the key.
+    std::vector<s3_object_row> s3_objects(const std::string& bucket, const std::string& key_prefix);
+    /// Removes the row, if any.
+    void delete_s3_object(const std::string& bucket, const std::string& key);
+    /// Removes every row of the bucket.
+    void delete_s3_bucket_objects(const std::string& bucket);
 
 private:
     struct statements;    // every statement, prepared once in the constructor

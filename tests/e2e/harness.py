@@ -221,6 +221,8 @@ def _header(headers: Any, name: str) -> str | None:
 def check_response(operation: str, status: int, headers: Any, body: bytes,
                    service: str = "sagemaker") -> list[str]:
     """Checks one raw response of `service` (any status) against its model and the wire rules."""
+    if service == "s3":
+        return check_s3_response(operation, status, headers, body)
     where = f"{operation} (HTTP {status})"
     problems: list[str] = []
     if not _header(headers, "x-amzn-RequestId"):
@@ -260,6 +262,102 @@ def check_response(operation: str, status: int, headers: Any, body: bytes,
         problems.append(f"body must be a JSON object of {output_shape.name}, got {body[:200]!r}")
     else:
         check_value(output_shape, parsed, output_shape.name, problems)
+    return [f"{where}: {p}" for p in problems]
+
+
+_S3_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+_S3_RFC1123 = re.compile(r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$")
+
+
+def _check_s3_xml(shape, element, path: str, problems: list[str]) -> None:
+    """One REST-XML element against its botocore shape: known members, required members, scalar
+    forms (ISO-8601 with milliseconds for timestamps)."""
+    text = element.text or ""
+    kind = shape.type_name
+    if kind == "structure":
+        by_name = {}
+        for name, member in shape.members.items():
+            if member.serialization.get("location"):
+                continue
+            xml_name = member.serialization.get("name", name)
+            if member.type_name == "list" and member.serialization.get("flattened"):
+                xml_name = member.serialization.get("name") or member.member.serialization.get("name", name)
+            by_name[xml_name] = member
+        seen = set()
+        for child in element:
+            tag = child.tag.split("}")[-1]
+            member = by_name.get(tag)
+            if member is None:
+                problems.append(f"{path}: unknown element <{tag}>")
+                continue
+            seen.add(tag)
+            if member.type_name == "list":
+                if member.serialization.get("flattened"):
+                    _check_s3_xml(member.member, child, f"{path}.{tag}", problems)
+                else:
+                    for item in child:
+                        _check_s3_xml(member.member, item, f"{path}.{tag}[]", problems)
+            else:
+                _check_s3_xml(member, child, f"{path}.{tag}", problems)
+        for name in shape.required_members:
+            xml_name = shape.members[name].serialization.get("name", name)
+            if xml_name not in seen and not shape.members[name].serialization.get("location"):
+                problems.append(f"{path}: required member {xml_name} missing")
+    elif kind == "timestamp":
+        if not _S3_ISO.match(text):
+            problems.append(f"{path}: timestamp {text!r} is not ISO-8601 with milliseconds")
+    elif kind in ("integer", "long"):
+        if not re.fullmatch(r"-?\d+", text):
+            problems.append(f"{path}: {text!r} is not an integer")
+    elif kind == "boolean":
+        if text not in ("true", "false"):
+            problems.append(f"{path}: {text!r} is not a boolean")
+    elif kind == "string" and shape.enum and text not in shape.enum:
+        problems.append(f"{path}: {text!r} is not one of {shape.enum}")
+
+
+def check_s3_response(operation: str, status: int, headers: Any, body: bytes) -> list[str]:
+    """Checks one raw S3 (REST-XML) response: request id, the XML error document, header
+    timestamps (RFC 1123) and the XML body against the operation's output shape."""
+    import xml.etree.ElementTree as ElementTree
+
+    where = f"{operation} (HTTP {status})"
+    problems: list[str] = []
+    if not _header(headers, "x-amz-request-id"):
+        problems.append("missing x-amz-request-id header")
+    if status >= 300 and status != 304:
+        if operation.startswith("Head"):
+            if body:
+                problems.append(f"HEAD error response has a body: {body[:200]!r}")
+        else:
+            try:
+                root = ElementTree.fromstring(body)
+            except ElementTree.ParseError as error:
+                return [f"{where}: error body is not XML ({error}): {body[:200]!r}"]
+            if root.tag != "Error" or not root.findtext("Code") or root.findtext("Message") is None:
+                problems.append(f"error body is not an S3 <Error> with Code and Message: {body[:200]!r}")
+        return [f"{where}: {p}" for p in problems]
+    output = service_model("s3").operation_model(operation).output_shape
+    if output is None:
+        return [f"{where}: {p}" for p in problems]
+    for name, member in output.members.items():
+        if member.serialization.get("location") == "header" and member.type_name == "timestamp":
+            value = _header(headers, member.serialization.get("name", name))
+            if value is not None and not _S3_RFC1123.match(value):
+                problems.append(f"header {name}: {value!r} is not an RFC 1123 date")
+    payload = output.serialization.get("payload")
+    if payload and output.members[payload].type_name in ("blob", "string"):
+        return [f"{where}: {p}" for p in problems]  # the object's bytes
+    shape = output.members[payload] if payload else output
+    has_body_members = any(not m.serialization.get("location") for m in shape.members.values())
+    if has_body_members and body.strip():
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError as error:
+            return [f"{where}: body is not XML ({error}): {body[:200]!r}"]
+        if not root.tag.startswith("{http://s3.amazonaws.com/doc/2006-03-01/}"):
+            problems.append(f"root element {root.tag} lacks the S3 namespace")
+        _check_s3_xml(shape, root, shape.name, problems)
     return [f"{where}: {p}" for p in problems]
 
 
@@ -430,13 +528,15 @@ class Server:
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, check: bool = True, validate: bool = True, url: str | None = None,
-               signed: bool = True, service: str = "sagemaker"):
-        """A boto3 client of `service` ("sagemaker" or "logs") for this server, with the
-        response-shape checker attached.
+               signed: bool = True, service: str = "sagemaker", s3_addressing: str = "path"):
+        """A boto3 client of `service` ("sagemaker", "logs" or "s3") for this server, with the
+        response-shape checker attached (S3: REST-XML checks, `s3_addressing` "path" or "virtual").
 
         validate=False turns off botocore's client-side parameter validation, so that the
         server's own validation can be exercised; signed=False sends no Authorization header."""
-        extra = {} if signed else {"signature_version": botocore.UNSIGNED}
+        extra: dict[str, Any] = {} if signed else {"signature_version": botocore.UNSIGNED}
+        if service == "s3":
+            extra["s3"] = {"addressing_style": s3_addressing}
         config = botocore.config.Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=5, read_timeout=60, parameter_validation=validate, **extra)

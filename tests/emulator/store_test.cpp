@@ -105,12 +105,12 @@ TEST_CASE("store creates a versioned WAL database") {
         store s(dir.db());
         CHECK(fs::exists(dir.db()));
     }
-    CHECK(pragma_value(dir.db(), "user_version") == "2");
+    CHECK(pragma_value(dir.db(), "user_version") == "3");
     CHECK(pragma_value(dir.db(), "journal_mode") == "wal");
 
     SUBCASE("reopening an existing database keeps its version") {
         store again(dir.db());
-        CHECK(pragma_value(dir.db(), "user_version") == "2");
+        CHECK(pragma_value(dir.db(), "user_version") == "3");
     }
     SUBCASE("a database from a newer smlocal is refused") {
         sqlite3* db = nullptr;
