@@ -145,7 +145,8 @@ int serve(const serve_options& options) {
     http_options.port = options.port;
     api::http_server server(
         io, http_options, [&](api::http_request&& request) { return dispatch.handle(std::move(request)); },
-        [&](const api::http_request_header& header) { return dispatch.plan_body(header); });
+        [&](const api::http_request_header& header) { return dispatch.plan_body(header); },
+        [&](const api::http_request_header& header) { return dispatch.is_blocking(header); });
     server.start();
 
     // Graceful stop: no new connections, requests in flight finish, job state stays in the store.

@@ -43,6 +43,8 @@ public:
     endpoint classify(const http_request_header& header) const;
     /// The body_planner given to http_server.
     body_plan plan_body(const http_request_header& header) const;
+    /// The blocking_predicate given to http_server: S3 requests stat, rename, hash and copy files.
+    bool is_blocking(const http_request_header& header) const { return classify(header) == endpoint::s3; }
     /// The request_handler given to http_server.
     http_response handle(http_request&& request) const;
 

@@ -7,6 +7,7 @@
 #include <utility>  // before Asio in C++20 (Boost 1.74)
 
 #include <atomic>
+#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -24,6 +25,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
@@ -85,12 +87,17 @@ class session;
 
 // What the listener and every session share. Outlives both (each holds a shared_ptr).
 struct server_state {
-    server_state(http_server_options o, request_handler h, body_planner p)
-        : options(std::move(o)), handler(std::move(h)), planner(std::move(p)) {}
+    server_state(http_server_options o, request_handler h, body_planner p, blocking_predicate b,
+                 std::optional<net::thread_pool::executor_type> pool)
+        : options(std::move(o)), handler(std::move(h)), planner(std::move(p)), is_blocking(std::move(b)),
+          blocking(std::move(pool)) {}
 
     http_server_options const options;
     request_handler const handler;
     body_planner const planner;
+    blocking_predicate const is_blocking;
+    // The server's blocking pool (it outlives every session: ~http_server joins it last).
+    std::optional<net::thread_pool::executor_type> const blocking;
     // Set by stop(): sessions answer no further request.
     std::atomic<bool> stopping{false};
     // Live sessions, so that stop() can close the idle ones.
@@ -302,22 +309,40 @@ private:
 
     void handle_request() {
         http_request req = parser_->release();
-        unsigned const version = req.version();
-        bool const keep_alive = req.keep_alive();
+        version_ = req.version();
+        keep_alive_ = req.keep_alive();
         head_request_ = req.method() == http::verb::head;
-        try {
-            res_ = state_->handler(std::move(req));
-        } catch (std::exception const& e) {
-            res_ = error_response(http::status::internal_server_error, version, "InternalFailure",
-                                  e.what());
-        } catch (...) {
-            res_ = error_response(http::status::internal_server_error, version, "InternalFailure",
-                                  "Unknown error.");
+        if (state_->blocking && state_->is_blocking && state_->is_blocking(req.base())) {
+            // Disk-bound work runs on the blocking pool; the answer comes back to our strand.
+            net::post(*state_->blocking, [self = shared_from_this(), req = std::move(req)]() mutable {
+                http_response res = self->respond(std::move(req));
+                net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+                    self->send_response(std::move(res));
+                });
+            });
+            return;
         }
+        send_response(respond(std::move(req)));
+    }
+
+    // Calls the handler; any thread. Touches nothing of the session but the shared state.
+    http_response respond(http_request&& req) {
+        unsigned const version = req.version();
+        try {
+            return state_->handler(std::move(req));
+        } catch (std::exception const& e) {
+            return error_response(http::status::internal_server_error, version, "InternalFailure", e.what());
+        } catch (...) {
+            return error_response(http::status::internal_server_error, version, "InternalFailure", "Unknown error.");
+        }
+    }
+
+    void send_response(http_response&& res) {
+        res_ = std::move(res);
         discard_upload();
-        res_.version(version);
+        res_.version(version_);
         // The request decides persistence, unless the server is stopping.
-        res_.keep_alive(keep_alive && !state_->stopping.load(std::memory_order_acquire));
+        res_.keep_alive(keep_alive_ && !state_->stopping.load(std::memory_order_acquire));
         do_write(false);
     }
 
@@ -398,7 +423,9 @@ private:
     std::uint64_t body_limit_ = 0;
     // The file the current request's body streams into, if the planner chose one.
     std::optional<std::filesystem::path> upload_file_;
-    // The current response answers a HEAD request.
+    // The current request's HTTP version and wish for keep-alive; whether it is a HEAD.
+    unsigned version_ = 11;
+    bool keep_alive_ = false;
     bool head_request_ = false;
     // Kept alive here until async_write completes.
     http_response res_;
@@ -509,14 +536,25 @@ tcp::endpoint resolve_endpoint(net::io_context& io, std::string const& host, std
 //------------------------------------------------------------------------------
 
 struct http_server::impl {
+    ~impl() {
+        // Work in the pool holds sessions; let it finish before the server goes.
+        if (blocking_pool) blocking_pool->join();
+    }
+    std::unique_ptr<net::thread_pool> blocking_pool;
     std::shared_ptr<listener> acceptor;
 };
 
 http_server::http_server(boost::asio::io_context& io, http_server_options options,
-                         request_handler handler, body_planner planner)
+                         request_handler handler, body_planner planner, blocking_predicate blocking)
     : impl_(std::make_shared<impl>()) {
     auto const endpoint = resolve_endpoint(io, options.host, options.port);
-    auto state = std::make_shared<server_state>(std::move(options), std::move(handler), std::move(planner));
+    std::optional<net::thread_pool::executor_type> pool;
+    if (blocking) {
+        impl_->blocking_pool = std::make_unique<net::thread_pool>(std::max(1u, options.blocking_threads));
+        pool = impl_->blocking_pool->get_executor();
+    }
+    auto state = std::make_shared<server_state>(std::move(options), std::move(handler), std::move(planner),
+                                                std::move(blocking), std::move(pool));
     impl_->acceptor = std::make_shared<listener>(io, std::move(state), endpoint);
 }
 

@@ -34,8 +34,12 @@ struct body_plan {
 };
 using body_planner = std::function<body_plan(const http_request_header&)>;
 
-/// Turns one request into one response. Runs on the connection's strand (an Asio thread): it must
-/// not block for long. The server sets the version, keep-alive, Content-Length and (if absent) the
+/// True for requests whose handling blocks on the disk (S3 objects): the server calls the handler
+/// for those on its blocking pool rather than on an Asio thread, and sends the answer from there.
+using blocking_predicate = std::function<bool(const http_request_header&)>;
+
+/// Turns one request into one response. Runs on the connection's strand (an Asio thread), where it
+/// must not block for long, or on the blocking pool for requests a blocking_predicate names. The server sets the version, keep-alive, Content-Length and (if absent) the
 /// Server header of what it returns. An exception escaping it becomes a 500 with the JSON body
 /// {"__type":"InternalFailure","message":<what()>}. A response to HEAD keeps the Content-Length
 /// the handler set and sends no body.
@@ -52,6 +56,8 @@ struct http_server_options {
     std::chrono::seconds read_timeout{60};
     // How long a kept-alive connection may wait for the first byte of its next request.
     std::chrono::seconds idle_timeout{75};
+    // Threads of the pool that runs blocking requests (see blocking_predicate).
+    unsigned blocking_threads = 4;
 };
 
 /// The listening socket and its connections. The caller runs the io_context (on any number of
@@ -60,9 +66,10 @@ class http_server {
 public:
     /// Binds and listens at once (throws boost::system::system_error when it cannot).
     /// The host may be an address or a name (the first resolved address is used).
-    /// The planner, when given, may send a request's body to a file.
+    /// The planner, when given, may send a request's body to a file; requests the predicate
+    /// names run on a pool of options.blocking_threads.
     http_server(boost::asio::io_context& io, http_server_options options, request_handler handler,
-                body_planner planner = {});
+                body_planner planner = {}, blocking_predicate blocking = {});
     /// Calls stop(). The io_context must outlive the server.
     ~http_server();
 

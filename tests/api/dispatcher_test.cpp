@@ -106,6 +106,9 @@ TEST_CASE("dispatcher: only S3 requests get a body plan, and handle() calls the 
     auto json = header(http::verb::post, "/");
     json.set("X-Amz-Target", "SageMaker.ListTrainingJobs");
     CHECK_FALSE(dispatch.plan_body(json).file);
+    // S3 work touches the disk: it goes to the server's blocking pool; the rest stays inline.
+    CHECK(dispatch.is_blocking(put));
+    CHECK_FALSE(dispatch.is_blocking(json));
 
     http_request request{http::verb::get, "/bucket/key", 11};
     CHECK(dispatch.handle(std::move(request)).body() == "s3");

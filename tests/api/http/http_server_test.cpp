@@ -55,8 +55,8 @@ http_server_options test_options() {
 class test_server {
 public:
     explicit test_server(request_handler handler, http_server_options options = test_options(),
-                         smlocal::api::body_planner planner = {})
-        : server_(io_, std::move(options), std::move(handler), std::move(planner)) {
+                         smlocal::api::body_planner planner = {}, smlocal::api::blocking_predicate blocking = {})
+        : server_(io_, std::move(options), std::move(handler), std::move(planner), std::move(blocking)) {
         server_.start();
         for (auto& runner : runners_) runner = std::async(std::launch::async, [this] { io_.run(); });
     }
@@ -454,4 +454,28 @@ TEST_CASE("http_server: 304 and 204 carry neither a body nor a Content-Length") 
         CHECK(res.find(http::field::content_length) == res.end());
         CHECK(res.keep_alive());
     }
+}
+
+TEST_CASE("http_server: blocking requests run on the pool and do not hold up the Asio threads") {
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    auto const options = test_options();
+    test_server server(
+        [&](http_request&& req) {
+            // The slow request waits until a fast one has been answered meanwhile.
+            if (req.target() == "/slow") released.wait();
+            return echo(std::move(req));
+        },
+        options, {}, [](smlocal::api::http_request_header const& header) { return header.target() != "/fast"; });
+    // Two slow requests at once would take both Asio threads if they ran there.
+    client slow1(server.port()), slow2(server.port());
+    http::write(slow1.socket, make_post("/slow", "1"));
+    http::write(slow2.socket, make_post("/slow", "2"));
+    client fast(server.port());
+    CHECK(fast.send(make_post("/fast", "f")).body() == "POST /fast f");
+    release.set_value();
+    CHECK(slow1.receive().body() == "POST /slow 1");
+    CHECK(slow2.receive().body() == "POST /slow 2");
+    // The connection goes on after an answer from the pool.
+    CHECK(slow1.send(make_post("/other", "x")).body() == "POST /other x");
 }
