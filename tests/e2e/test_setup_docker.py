@@ -1,6 +1,7 @@
 """scripts/setup-docker.sh: merging daemon.json, and the whole stop → move → restart path against
-a private second dockerd (own socket, pidfile, exec-root; no bridge), so that the engine serving
-the other tests is never touched."""
+a private second dockerd (own socket, pidfile, exec-root and bridge), so that the engine serving
+the other tests is never touched. (Not "bridge": "none": dockerd then deletes docker0, which the
+main engine's containers need.)"""
 import json
 import os
 import shutil
@@ -49,17 +50,26 @@ class SetupDockerTest(unittest.TestCase):
 class SetupDockerRestartTest(unittest.TestCase):
     """Moves a private engine's data-root and checks that its data came along."""
 
+    BRIDGE = "smlsd0"
+
     def setUp(self):
         # Short: the socket path must fit in sun_path (108 bytes).
         self.tmp = tempfile.mkdtemp(prefix="sd", dir="/tmp")
         self.addCleanup(shutil.rmtree, self.tmp, True)
+        # dockerd uses but does not create a named bridge.
+        subprocess.run(["ip", "link", "del", self.BRIDGE], capture_output=True)
+        for command in (["ip", "link", "add", self.BRIDGE, "type", "bridge"],
+                        ["ip", "addr", "add", "10.213.7.1/24", "dev", self.BRIDGE],
+                        ["ip", "link", "set", self.BRIDGE, "up"]):
+            subprocess.run(command, check=True, capture_output=True)
+        self.addCleanup(subprocess.run, ["ip", "link", "del", self.BRIDGE], capture_output=True)
         self.config = os.path.join(self.tmp, "daemon.json")
         self.pidfile = os.path.join(self.tmp, "docker.pid")
         with open(self.config, "w") as f:
             json.dump({"pidfile": self.pidfile, "hosts": [f"unix://{self.tmp}/docker.sock"],
                        "exec-root": os.path.join(self.tmp, "exec"),
                        "data-root": os.path.join(self.tmp, "root1"),
-                       "bridge": "none", "iptables": False, "ip6tables": False}, f)
+                       "bridge": self.BRIDGE, "iptables": False, "ip6tables": False}, f)
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.tmp}/docker.sock",
                         DOCKER_DAEMON_JSON=self.config, DOCKERD_LOG=os.path.join(self.tmp, "log2"))
         # Detached (not our child), as setup.sh starts the real one: the script must see it exit,
@@ -118,7 +128,8 @@ class SetupDockerRestartTest(unittest.TestCase):
         self.assertEqual(config["data-root"], new_root)
         self.assertEqual(config["default-shm-size"], "256m")
         self.assertEqual(config["pidfile"], self.pidfile)  # the rest of the file is kept
-        # The engine the other tests use was neither stopped nor moved.
+        # The engine the other tests use was neither stopped nor moved, and its bridge is intact.
+        self.assertEqual(subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode, 0)
         self.assertEqual(subprocess.run(
             ["docker", "info", "--format", "{{.DockerRootDir}}"],
             env={k: v for k, v in os.environ.items() if k != "DOCKER_HOST"},

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using smlocal::log_event;
 using smlocal::metric_point;
@@ -28,24 +30,10 @@ using smlocal::training_job_status;
 
 namespace {
 
-/// A fresh directory under the system temp dir, removed with everything in it.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        static std::atomic<int> counter{0};
-        std::random_device random;
-        path = fs::temp_directory_path() / ("smlocal-store-test-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(counter++) + "-" + std::to_string(random()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    fs::path db() const { return path / "state" / "smlocal.db"; }
-};
+using smlocal_test::temp_dir;
+
+// The store file in a test folder (a subfolder, which the store must create).
+fs::path db_in(const temp_dir& dir) { return dir.path / "state" / "smlocal.db"; }
 
 training_job make_job(const std::string& name, double creation_time) {
     training_job job;
@@ -102,22 +90,22 @@ std::string pragma_value(const fs::path& db_file, const std::string& pragma) {
 TEST_CASE("store creates a versioned WAL database") {
     temp_dir dir;
     {
-        store s(dir.db());
-        CHECK(fs::exists(dir.db()));
+        store s(db_in(dir));
+        CHECK(fs::exists(db_in(dir)));
     }
-    CHECK(pragma_value(dir.db(), "user_version") == "3");
-    CHECK(pragma_value(dir.db(), "journal_mode") == "wal");
+    CHECK(pragma_value(db_in(dir), "user_version") == "3");
+    CHECK(pragma_value(db_in(dir), "journal_mode") == "wal");
 
     SUBCASE("reopening an existing database keeps its version") {
-        store again(dir.db());
-        CHECK(pragma_value(dir.db(), "user_version") == "3");
+        store again(db_in(dir));
+        CHECK(pragma_value(db_in(dir), "user_version") == "3");
     }
     SUBCASE("a database from a newer smlocal is refused") {
         sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_open(db_in(dir).c_str(), &db) == SQLITE_OK);
         REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(db);
-        CHECK_THROWS_AS(store{dir.db()}, std::runtime_error);
+        CHECK_THROWS_AS(store{db_in(dir)}, std::runtime_error);
     }
     SUBCASE("a file that is not a database is an error") {
         const fs::path bogus = dir.path / "bogus.db";
@@ -133,7 +121,7 @@ TEST_CASE("store creates a versioned WAL database") {
 
 TEST_CASE("store round-trips training jobs") {
     temp_dir dir;
-    store s(dir.db());
+    store s(db_in(dir));
     CHECK(s.load_training_jobs().empty());
 
     auto later = make_job("later-job", 2000.5);
@@ -186,7 +174,7 @@ TEST_CASE("store round-trips training jobs") {
 
 TEST_CASE("store keeps tags per resource in first-insertion order") {
     temp_dir dir;
-    store s(dir.db());
+    store s(db_in(dir));
     const std::string job_arn = "arn:aws:sagemaker:us-east-1:000000000000:training-job/a";
     const std::string tuning_arn = "arn:aws:sagemaker:us-east-1:000000000000:hyper-parameter-tuning-job/t";
     s.put_tags(job_arn, {{"team", "ml"}, {"env", "dev"}});
@@ -227,7 +215,7 @@ TEST_CASE("store keeps tags per resource in first-insertion order") {
 
 TEST_CASE("store appends metric series per job") {
     temp_dir dir;
-    store s(dir.db());
+    store s(db_in(dir));
     s.append_metric_points("job-a", {{"train:loss", 0.9, 10.5, 0}, {"validation:loss", 1.2, 10.5, 0}});
     s.append_metric_points("job-b", {{"train:loss", 5, 11, std::nullopt}});
     s.append_metric_points("job-a", {{"train:loss", 0.4, 20.25, 1}});
@@ -260,7 +248,7 @@ TEST_CASE("store appends metric series per job") {
 
 TEST_CASE("store log streams: indexes and aggregates") {
     temp_dir dir;
-    store s(dir.db());
+    store s(db_in(dir));
     const std::string name = "job/algo-1-1704067200";
     s.append_log_events(name, {{1000, 1005, "hello"}, {1010, 1020, "world!"}});
     s.append_log_events(name, {{1030, 1031, "third"}});
@@ -324,7 +312,7 @@ TEST_CASE("store log streams: indexes and aggregates") {
 
 TEST_CASE("store log stream prefixes are literal") {
     temp_dir dir;
-    store s(dir.db());
+    store s(db_in(dir));
     for (const std::string name : {"job_1/algo-1-1", "job11/algo-1-1", "jobX1/algo-1-1", "job%1/algo-1-1",
                                    "job%1x/algo-1-1", "job_1/algo-2-1", "other/algo-1-1", "job\xff/algo-1-1"}) {
         s.append_log_events(name, {{1, 1, "x"}});
@@ -352,8 +340,8 @@ TEST_CASE("store log stream prefixes are literal") {
 
 TEST_CASE("store checkpoints the WAL into the database file while open") {
     temp_dir dir;
-    store s(dir.db());
-    const auto initial_size = fs::file_size(dir.db());
+    store s(db_in(dir));
+    const auto initial_size = fs::file_size(db_in(dir));
     // About 2,000 commits of 2+ pages each: well past the 1,000-page checkpoint threshold.
     for (int i = 0; i < 2000; ++i) {
         auto job = make_job("job-" + std::to_string(i), i);
@@ -362,23 +350,23 @@ TEST_CASE("store checkpoints the WAL into the database file while open") {
     }
     // The checkpoint runs on a background thread: give it time.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (fs::file_size(dir.db()) < initial_size + 1'000'000 && std::chrono::steady_clock::now() < deadline) {
+    while (fs::file_size(db_in(dir)) < initial_size + 1'000'000 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    CHECK(fs::file_size(dir.db()) >= initial_size + 1'000'000);
+    CHECK(fs::file_size(db_in(dir)) >= initial_size + 1'000'000);
     CHECK(s.load_training_jobs().size() == 2000);
 }
 
 TEST_CASE("store data persists across close and reopen") {
     temp_dir dir;
     {
-        store s(dir.db());
+        store s(db_in(dir));
         s.put_training_job(make_job("persisted", 1234));
         s.put_tags("arn:x", {{"k", "v"}});
         s.append_metric_points("persisted", {{"loss", 0.5, 1, 3}});
         s.append_log_events("persisted/algo-1-1", {{1, 2, "line"}});
     }
-    store s(dir.db());
+    store s(db_in(dir));
     REQUIRE(s.load_training_jobs().size() == 1);
     CHECK(s.load_training_jobs()[0].name == "persisted");
     CHECK(s.load_tags().at(0).second == std::vector<tag>{{"k", "v"}});
@@ -401,7 +389,7 @@ TEST_CASE("store commits survive kill -9 of the process") {
     if (child == 0) {
         // The child writes, then dies without running any destructor or checkpoint.
         try {
-            store s(dir.db());
+            store s(db_in(dir));
             s.put_training_job(make_job("killed", 1));
             s.append_log_events("killed/algo-1-1", make_events(1, 100, "k"));
             s.put_tags("arn:killed", {{"a", "b"}});
@@ -416,7 +404,7 @@ TEST_CASE("store commits survive kill -9 of the process") {
     REQUIRE(WIFSIGNALED(status));
     CHECK(WTERMSIG(status) == SIGKILL);
 
-    store s(dir.db());
+    store s(db_in(dir));
     REQUIRE(s.load_training_jobs().size() == 1);
     CHECK(s.log_events("killed/algo-1-1", 99, 1).at(0).message == "k line 99");
     CHECK(s.load_tags().size() == 1);
@@ -424,7 +412,7 @@ TEST_CASE("store commits survive kill -9 of the process") {
 
 TEST_CASE("store concurrent log appends lose nothing") {
     temp_dir dir;
-    store s(dir.db());
+    store s(db_in(dir));
     constexpr int thread_count = 4;
     constexpr int batches = 100;
     constexpr int batch_size = 5;
@@ -467,7 +455,7 @@ TEST_CASE("store concurrent log appends lose nothing") {
 
 TEST_CASE("store a 10,000-event append and an indexed page in the middle") {
     temp_dir dir;
-    store s(dir.db());
+    store s(db_in(dir));
     const std::string name = "big/algo-1-1704067200";
     const auto events = make_events(1'704'067'200'000, 10'000, "big");
 
@@ -498,12 +486,12 @@ TEST_CASE("store a 10,000-event append and an indexed page in the middle") {
 TEST_CASE("store tuning job records round-trip in creation order") {
     temp_dir dir;
     {
-        store db(dir.db());
+        store db(db_in(dir));
         db.put_tuning_job("b", 2.0, nlohmann::json{{"name", "b"}});
         db.put_tuning_job("a", 1.0, nlohmann::json{{"name", "a"}, {"v", 1}});
         db.put_tuning_job("a", 1.0, nlohmann::json{{"name", "a"}, {"v", 2}});
     }
-    store db(dir.db());
+    store db(db_in(dir));
     auto records = db.load_tuning_jobs();
     REQUIRE(records.size() == 2);
     CHECK(records[0] == nlohmann::json{{"name", "a"}, {"v", 2}});

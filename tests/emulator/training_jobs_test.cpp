@@ -10,11 +10,15 @@
 
 #include "emulator/errors.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 using namespace smlocal;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
+
+using smlocal_test::temp_dir;
 
 // A runner whose behaviour each test sets: lines to print, an exit code, a failure text, and
 // whether it runs until stopped.
@@ -48,15 +52,6 @@ public:
         }
         return {run_result::outcome::exited, exit_code, exit_code ? "algo-1" : "", {}};
     }
-};
-
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        path = fs::temp_directory_path() / ("smlocal-jobs-test-" + std::to_string(std::random_device{}()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
 };
 
 json request_for(const std::string& name, const std::string& image = "simulator/quadratic") {

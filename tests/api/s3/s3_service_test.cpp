@@ -13,6 +13,9 @@
 
 #include "emulator/store.hpp"
 
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/md5.hpp"
+
 namespace fs = std::filesystem;
 namespace http = boost::beast::http;
 using namespace smlocal;
@@ -20,32 +23,8 @@ using namespace smlocal::api;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() / ("smlocal-s3-test-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
-std::string md5_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(data.data(), data.size(), digest, &size, EVP_md5(), nullptr);
-    std::string out;
-    static constexpr char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < size; ++i) {
-        out += digits[digest[i] >> 4];
-        out += digits[digest[i] & 0xf];
-    }
-    return out;
-}
+using smlocal_test::temp_dir;
+using smlocal_test::md5_hex;
 
 struct fixture {
     temp_dir dir;

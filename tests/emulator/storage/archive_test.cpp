@@ -13,28 +13,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using smlocal::extract_archive;
 using smlocal::write_tar_gz;
 
 namespace {
 
-// A fresh folder per test, removed afterwards.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "smlocal-archive-XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path = fs::canonical(pattern);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-};
+using smlocal_test::temp_dir;
 
+// A fresh folder per test, removed afterwards.
 void write_file(const fs::path& path, const std::string& content) {
     fs::create_directories(path.parent_path());
     std::ofstream out(path, std::ios::binary);

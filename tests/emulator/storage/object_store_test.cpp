@@ -13,44 +13,17 @@
 #include "emulator/errors.hpp"
 #include "emulator/store.hpp"
 
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/md5.hpp"
+
 namespace fs = std::filesystem;
 using namespace smlocal;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() / ("smlocal-objects-test-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
-std::string md5_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(data.data(), data.size(), digest, &size, EVP_md5(), nullptr);
-    std::string out;
-    static constexpr char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < size; ++i) {
-        out += digits[digest[i] >> 4];
-        out += digits[digest[i] & 0xf];
-    }
-    return out;
-}
-
-std::string md5_raw(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(data.data(), data.size(), digest, &size, EVP_md5(), nullptr);
-    return std::string(reinterpret_cast<char*>(digest), size);
-}
+using smlocal_test::temp_dir;
+using smlocal_test::md5_hex;
+using smlocal_test::md5_raw;
 
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using smlocal::service_error;
 using smlocal::storage_roots;
@@ -16,22 +18,9 @@ using smlocal::uri_mapper;
 
 namespace {
 
-// A fresh folder per test, removed afterwards.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "smlocal-uri-XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path = fs::canonical(pattern);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-};
+using smlocal_test::temp_dir;
 
+// A fresh folder per test, removed afterwards.
 storage_roots roots_in(const fs::path& base) { return {base / "s3", base / "efs", base / "fsx"}; }
 
 // The S3 root's path for bucket/key, as s3_path should build it.
