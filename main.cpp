@@ -57,6 +57,8 @@ struct serve_options {
     std::uint64_t min_free_disk = 2ULL << 30;
     bool limit_resources = false;
     std::string gpu_fallback = "fail";
+    // Empty: http://host.docker.internal:<port>, plus a listener on the Docker bridge's gateway.
+    std::string container_endpoint;
 };
 
 std::uint64_t half_of_host_memory() {
@@ -87,7 +89,27 @@ smlocal::compose::docker_runner_options runner_options(const serve_options& opti
     out.stop_grace = std::chrono::milliseconds(static_cast<long long>(options.stop_grace_seconds * 1000));
     out.keep_containers = options.keep_containers;
     out.min_free_bytes = options.min_free_disk;
+    out.plan.endpoint_url = options.container_endpoint.empty() ? smlocal::compose::default_endpoint_url(options.port)
+                                                                : options.container_endpoint;
     return out;
+}
+
+// The Docker bridge's gateway, which containers reach as host.docker.internal, when the main
+// listener does not cover it. Problems are warnings: jobs that never call smlocal still run.
+std::optional<std::string> gateway_to_listen_on(const smlocal::compose::docker_client& docker, const std::string& host) {
+    try {
+        const std::string gateway = docker.default_bridge_gateway();
+        if (gateway.empty()) {
+            std::cerr << "smlocal: warning: Docker's bridge network has no IPv4 gateway; containers cannot reach "
+                         "smlocal's API (see --container-endpoint)" << std::endl;
+            return std::nullopt;
+        }
+        if (smlocal::compose::listener_covers(host, gateway)) return std::nullopt;
+        return gateway;
+    } catch (const smlocal::compose::docker_error& error) {
+        std::cerr << "smlocal: warning: no listener for containers on the Docker bridge: " << error.what() << std::endl;
+        return std::nullopt;
+    }
 }
 
 int serve(const serve_options& options) {
@@ -143,19 +165,44 @@ int serve(const serve_options& options) {
     api::http_server_options http_options;
     http_options.host = options.host;
     http_options.port = options.port;
-    api::http_server server(
-        io, http_options, [&](api::http_request&& request) { return dispatch.handle(std::move(request)); },
-        [&](const api::http_request_header& header) { return dispatch.plan_body(header); },
-        [&](const api::http_request_header& header) { return dispatch.is_blocking(header); });
+    const auto handle = [&](api::http_request&& request) { return dispatch.handle(std::move(request)); };
+    const auto plan_body = [&](const api::http_request_header& header) { return dispatch.plan_body(header); };
+    const auto is_blocking = [&](const api::http_request_header& header) { return dispatch.is_blocking(header); };
+    api::http_server server(io, http_options, handle, plan_body, is_blocking);
     server.start();
+
+    // Containers cannot reach a loopback listener: serve them on the bridge gateway, same port.
+    std::optional<api::http_server> gateway_server;
+    std::string gateway_note;
+    if (options.container_endpoint.empty() && !options.simulate_all) {
+        containers.set_endpoint_url(compose::default_endpoint_url(server.port()));
+        if (const auto gateway = gateway_to_listen_on(docker, options.host)) {
+            api::http_server_options gateway_options = http_options;
+            gateway_options.host = *gateway;
+            gateway_options.port = server.port();
+            try {
+                gateway_server.emplace(io, gateway_options, handle, plan_body, is_blocking);
+                gateway_server->start();
+                gateway_note = " (served on " + *gateway + ":" + std::to_string(server.port()) + ")";
+            } catch (const boost::system::system_error& error) {
+                gateway_server.reset();
+                std::cerr << "smlocal: warning: cannot listen on " << *gateway << ":" << server.port()
+                          << " for containers: " << error.what() << std::endl;
+            }
+        }
+    }
 
     // Graceful stop: no new connections, requests in flight finish, job state stays in the store.
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& error, int) {
-        if (!error) server.stop();
+        if (error) return;
+        server.stop();
+        if (gateway_server) gateway_server->stop();
     });
 
     std::cout << "smlocal listening on http://" << options.host << ":" << server.port() << std::endl;
+    if (!options.simulate_all)
+        std::cout << "smlocal: containers reach it at " << containers.endpoint_url() << gateway_note << std::endl;
 
     std::vector<std::thread> workers;
     for (unsigned i = 1; i < options.threads; ++i) workers.emplace_back([&] { io.run(); });
@@ -280,6 +327,18 @@ int main(int argc, char** argv) {
                             "Keep each job's containers and network afterwards, for debugging");
     serve_command->add_flag("--limit-resources", options.limit_resources,
                             "Limit each container's CPUs and memory to its instance type's");
+    const auto endpoint_flag = [&](CLI::App* command, const std::string& help) {
+        command->add_option("--container-endpoint", options.container_endpoint, help)
+            ->check([](const std::string& value) {
+                return value.rfind("http://", 0) == 0 || value.rfind("https://", 0) == 0
+                           ? std::string{}
+                           : std::string{"must be an http:// or https:// URL"};
+            });
+    };
+    endpoint_flag(serve_command,
+                  "URL of smlocal's API for training containers (AWS_ENDPOINT_URL, S3_ENDPOINT_URL), e.g. when "
+                  "smlocal runs in a container (default http://host.docker.internal:PORT, plus a listener on the "
+                  "Docker bridge's gateway when --host is a single address; none with this flag)");
 
     std::string compose_job;
     auto* compose_command =
@@ -290,6 +349,9 @@ int main(int argc, char** argv) {
     compose_command->add_option("--fsx-root", options.fsx_root, "As given to serve");
     compose_command->add_option("--efs-root", options.efs_root, "As given to serve");
     compose_command->add_option("--region", options.region, "As given to serve")->capture_default_str();
+    compose_command->add_option("--port", options.port, "As given to serve (in the containers' endpoint URL)")
+        ->capture_default_str();
+    endpoint_flag(compose_command, "As given to serve");
     container_flags(compose_command);
 
     auto* doctor_command = app.add_subcommand("doctor", "Report the Docker engine, its data-root and free space, shm and GPUs");

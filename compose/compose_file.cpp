@@ -207,6 +207,11 @@ std::string to_compose_yaml(const container_plan& plan) {
         out += "# network, and every host is in every container's /etc/hosts. If another network holds\n";
         out += "# that subnet now (\"Pool overlaps\"), change the subnet and the addresses below.\n";
     }
+    if (!plan.endpoint_url.empty()) {
+        out += "# The containers reach smlocal's API (S3, SageMaker, CloudWatch Logs) at\n";
+        out += "# " + comment_text(plan.endpoint_url) + " (AWS_ENDPOINT_URL, S3_ENDPOINT_URL): keep `smlocal serve`\n";
+        out += "# running on the port it names.\n";
+    }
     if (!plan.warnings.empty()) {
         out += "# Warnings from the plan:\n";
         for (const auto& warning : plan.warnings) out += "#   - " + comment_text(warning) + "\n";

@@ -17,7 +17,8 @@ namespace smlocal::compose {
 /// the Compose v2 plugin). One service per host (named like the host: algo-1, ...) with image,
 /// container_name, hostname, entrypoint/command, environment, bind volumes (`src:dst[:ro]`, or
 /// the long form when a path holds ':'), shm_size in bytes, labels, extra_hosts (every host's
-/// fixed address, when the plan has a subnet), the job network with the host's alias (and its
+/// fixed address, when the plan has a subnet; host.docker.internal, when it has an endpoint URL,
+/// which a header comment names too), the job network with the host's alias (and its
 /// ipv4_address), init, stop_grace_period, `deploy.resources` limits when the plan sets them, and
 /// an NVIDIA device reservation when it requests GPUs; then the job's network (internal when the
 /// job is network-isolated; on the plan's subnet through `ipam`, when it has one). A plan without

@@ -180,16 +180,29 @@ json mount_json(const bind_mount& mount) {
     return json{{"Type", "bind"}, {"Source", mount.source}, {"Target", mount.target}, {"ReadOnly", mount.read_only}};
 }
 
-// Platform variables, then the server's extra_env, then the job's Environment, which wins: the
-// request's Environment reaches the container "as given" (spec/container.md §5.1).
+// Platform variables, smlocal's endpoint, then the server's extra_env, then the job's
+// Environment, which wins: the request's Environment reaches the container "as given"
+// (spec/container.md §5.1).
 std::map<std::string, std::string> environment(const run_request& request, const plan_options& options,
-                                               std::vector<std::string>& warnings) {
+                                               const std::string& endpoint_url, std::vector<std::string>& warnings) {
     std::map<std::string, std::string> env{
         {"TRAINING_JOB_NAME", request.job_name},
         {"TRAINING_JOB_ARN", request.job_arn},
         {"AWS_REGION", request.region},
         {"AWS_DEFAULT_REGION", request.region},
     };
+    if (!endpoint_url.empty()) {
+        // Every AWS SDK in the container, and the toolkit's sourcedir.tar.gz download, use smlocal.
+        env["AWS_ENDPOINT_URL"] = endpoint_url;
+        env["S3_ENDPOINT_URL"] = endpoint_url;
+        // SDKs refuse to sign without credentials. Keys are a pair: half of the job's own plus
+        // half of ours would be neither, so either key in the job's Environment drops both.
+        const auto& job_env = request.spec->environment;
+        if (!job_env.contains("AWS_ACCESS_KEY_ID") && !job_env.contains("AWS_SECRET_ACCESS_KEY")) {
+            env["AWS_ACCESS_KEY_ID"] = dummy_access_key_id;
+            env["AWS_SECRET_ACCESS_KEY"] = dummy_secret_access_key;
+        }
+    }
     for (const auto& [key, value] : options.extra_env) env[key] = value;
     for (const auto& [key, value] : request.spec->environment) {
         auto [it, inserted] = env.try_emplace(key, value);
@@ -202,6 +215,10 @@ std::map<std::string, std::string> environment(const run_request& request, const
 }
 
 }  // namespace
+
+std::string default_endpoint_url(std::uint16_t port) {
+    return "http://" + std::string(docker_host_alias) + ":" + std::to_string(port);
+}
 
 std::optional<instance_resources> resources_for_instance_type(std::string_view instance_type) {
     const std::string_view family = instance_family(instance_type);
@@ -390,7 +407,11 @@ container_plan make_plan(const run_request& request, const plan_options& options
         checkpoint_target = container_path(spec.checkpoint_local_path);
     }
 
-    const auto env = environment(request, options, plan.warnings);
+    // An isolated job reaches nothing outside its hosts, smlocal included (as AWS services).
+    if (!plan.internal_network) plan.endpoint_url = options.endpoint_url;
+    if (!plan.endpoint_url.empty())
+        extra_hosts.push_back(std::string(docker_host_alias) + ":host-gateway");
+    const auto env = environment(request, options, plan.endpoint_url, plan.warnings);
     json env_list = json::array();
     for (const auto& [key, value] : env) env_list.push_back(key + "=" + value);
 
@@ -497,6 +518,7 @@ void to_json(nlohmann::json& out, const container_plan& plan) {
                {"own_network", plan.own_network},
                {"network_create_body", plan.network_create_body},
                {"subnet", plan.subnet ? json(*plan.subnet) : json(nullptr)},
+               {"endpoint_url", plan.endpoint_url.empty() ? json(nullptr) : json(plan.endpoint_url)},
                {"hosts", plan.hosts},
                {"warnings", plan.warnings}};
 }

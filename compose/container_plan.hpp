@@ -39,6 +39,19 @@ struct network_subnet {
     friend bool operator==(const network_subnet&, const network_subnet&) = default;
 };
 
+/// The name under which containers reach the Docker host: Docker Desktop defines it; on Linux the
+/// plan maps it with HostConfig.ExtraHosts "host.docker.internal:host-gateway", which the engine
+/// resolves to the default bridge's gateway, from user-defined networks too.
+inline constexpr std::string_view docker_host_alias = "host.docker.internal";
+
+/// The dummy credentials containers get with an endpoint (smlocal checks no signature).
+inline constexpr std::string_view dummy_access_key_id = "local";
+inline constexpr std::string_view dummy_secret_access_key = "local";
+
+/// "http://host.docker.internal:<port>": smlocal's API as containers reach it while smlocal
+/// listens on the host at `port` on the bridge gateway's address (or on every address).
+std::string default_endpoint_url(std::uint16_t port);
+
 /// Server-wide settings that shape every plan.
 struct plan_options {
     /// HostConfig.ShmSize of every container (/dev/shm); 0 leaves Docker's default (64 MB).
@@ -52,6 +65,12 @@ struct plan_options {
     /// Added to every container's environment (S3_ENDPOINT_URL, dummy AWS credentials...).
     /// Overrides the platform variables; the job's own Environment overrides these.
     std::map<std::string, std::string> extra_env;
+    /// Where containers reach smlocal's own API (S3, SageMaker, CloudWatch Logs), e.g.
+    /// default_endpoint_url(port). Set, and the job not network-isolated: every container gets
+    /// AWS_ENDPOINT_URL and S3_ENDPOINT_URL (the training toolkit fetches an s3://
+    /// sagemaker_submit_directory from there), the dummy credentials unless the job's Environment
+    /// names either key, and host.docker.internal in /etc/hosts. Empty, or isolated: none of that.
+    std::string endpoint_url;
     /// Per-host channel folders (host -> channel -> absolute folder) that override the request's
     /// own. A channel's folder on a host is, first found: this map, resolved_channel::host_sources
     /// (the staging folders of ShardedByS3Key, manifests, partial-name prefixes), then
@@ -111,6 +130,9 @@ struct container_plan {
     std::optional<network_subnet> subnet;
     /// One per host, in the order of run_request::hosts (hosts[i] is request.hosts[i]).
     std::vector<host_plan> hosts;
+    /// plan_options::endpoint_url when the containers got it; empty otherwise (none configured,
+    /// or EnableNetworkIsolation, which cuts them off from smlocal as from AWS).
+    std::string endpoint_url;
     /// Things the user should know but that do not stop the job (GPU fallback, overridden
     /// environment variables, limits that could not be derived).
     std::vector<std::string> warnings;

@@ -226,6 +226,23 @@ void log_line_splitter::finish() {
 
 // ---- docker_client ----
 
+std::string ipv4_gateway(const nlohmann::json& network) {
+    const auto ipam = network.find("IPAM");
+    if (ipam == network.end() || !ipam->is_object()) return {};
+    const auto configs = ipam->find("Config");
+    if (configs == ipam->end() || !configs->is_array()) return {};
+    for (const auto& config : *configs) {
+        if (!config.is_object()) continue;
+        const auto gateway = config.find("Gateway");
+        if (gateway == config.end() || !gateway->is_string()) continue;
+        std::string text = gateway->get<std::string>();
+        // Accept a CIDR form ("172.17.0.1/16") too: only the address matters.
+        text = text.substr(0, text.find('/'));
+        if (!text.empty() && text.find(':') == std::string::npos) return text;
+    }
+    return {};
+}
+
 docker_client::docker_client(std::string docker_host) : host_(std::move(docker_host)) {
     init_curl_once();
     if (host_.empty()) {
@@ -437,6 +454,8 @@ nlohmann::json docker_client::inspect_network(const std::string& id) const {
 void docker_client::remove_network(const std::string& id) const {
     request("DELETE", "/networks/" + url_encode(id));
 }
+
+std::string docker_client::default_bridge_gateway() const { return ipv4_gateway(inspect_network("bridge")); }
 
 nlohmann::json docker_client::list_networks(const std::map<std::string, std::string>& label_filters) const {
     std::string path = "/networks";

@@ -86,6 +86,10 @@ enum class follow_end {
     stopped,  // the stop token fired
 };
 
+/// The first IPv4 Gateway in IPAM.Config of a GET /networks/{id} answer (a dual-stack network
+/// may list its IPv6 config first); empty when there is none.
+std::string ipv4_gateway(const nlohmann::json& network);
+
 class docker_client {
 public:
     /// `docker_host` as in DOCKER_HOST: "unix:///path" or "tcp://host[:port]" (port 2375 by
@@ -158,6 +162,11 @@ public:
     void remove_network(const std::string& id) const;
     /// GET /networks: the networks that carry every label in `label_filters` (as list_containers).
     nlohmann::json list_networks(const std::map<std::string, std::string>& label_filters) const;
+    /// The IPv4 gateway of Docker's default bridge (GET /networks/bridge, see ipv4_gateway): the
+    /// address ExtraHosts "host-gateway" stands for, unless dockerd runs with --host-gateway-ip.
+    /// Empty when the engine reports none. Throws docker_error (kind::not_found when the engine
+    /// has no default bridge, as with dockerd --bridge=none).
+    std::string default_bridge_gateway() const;
 
 private:
     struct reply {

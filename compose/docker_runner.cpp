@@ -77,7 +77,23 @@ job_network create_job_network(const docker_client& client, const json& create_b
 }
 
 docker_runner::docker_runner(const docker_client& client, docker_runner_options options)
-    : client_(client), options_(std::move(options)) {}
+    : client_(client), options_(std::move(options)), endpoint_url_(options_.plan.endpoint_url) {}
+
+void docker_runner::set_endpoint_url(std::string url) {
+    std::lock_guard lock(endpoint_mutex_);
+    endpoint_url_ = std::move(url);
+}
+
+std::string docker_runner::endpoint_url() const {
+    std::lock_guard lock(endpoint_mutex_);
+    return endpoint_url_;
+}
+
+bool listener_covers(std::string_view listen_host, std::string_view address) {
+    // Linux binds "::" dual-stack (net.ipv6.bindv6only = 0), so it takes IPv4 connections too.
+    return listen_host.empty() || listen_host == "0.0.0.0" || listen_host == "::" || listen_host == "[::]" ||
+           listen_host == address;
+}
 
 std::optional<std::string> docker_runner::preflight(const std::string& image) const {
     try {
@@ -106,6 +122,7 @@ std::optional<std::string> docker_runner::preflight(const std::string& image) co
 
 run_result docker_runner::run(const run_request& request, run_observer& observer, std::stop_token stop) {
     plan_options plan_opts = options_.plan;
+    plan_opts.endpoint_url = endpoint_url();
     plan_opts.subnet.reset();  // known once the network exists
     if (request.checkpoint_source) plan_opts.checkpoint_source = request.checkpoint_source;
     container_plan plan;

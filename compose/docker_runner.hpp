@@ -10,11 +10,17 @@
 //   container's /etc/hosts; Docker's DNS forgets it), but nothing answers there any more: a peer
 //   connecting to it gets "No route to host" (after ARP gives up) where a SageMaker instance,
 //   still up until the whole job ends, would refuse the connection at once.
+// - Containers reach smlocal's API at host.docker.internal, which "host-gateway" maps to the
+//   default bridge's gateway; serve listens there too (see listener_covers). A dockerd started
+//   with --host-gateway-ip elsewhere, or on another machine, needs an endpoint URL of its own.
 // - Images whose resolver asks DNS before /etc/hosts (an /etc/nsswitch.conf with "hosts: dns
 //   files", which is rare) do not see exited peers.
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
 
 #include "compose/container_plan.hpp"
 #include "compose/docker_client.hpp"
@@ -52,6 +58,12 @@ struct job_network {
 /// overlaps"), it starts over, up to 5 times. Throws docker_error; leaves no network behind then.
 job_network create_job_network(const docker_client& client, const nlohmann::json& create_body);
 
+/// True when a server bound to `listen_host` already accepts connections made to `address`: the
+/// host is a wildcard (0.0.0.0, ::, [::], empty) or `address` itself. Otherwise (a loopback
+/// address, localhost or another single address) containers, which reach the Docker host at the
+/// bridge gateway's address, need a second listener there.
+bool listener_covers(std::string_view listen_host, std::string_view address);
+
 class docker_runner final : public runner {
 public:
     docker_runner(const docker_client& client, docker_runner_options options);
@@ -65,6 +77,14 @@ public:
     /// Finds the job's containers by their smlocal.job label and supervises them as `run` does.
     run_result reattach(const run_request& request, run_observer& observer, std::stop_token stop) override;
 
+    /// Points the containers of the jobs planned from now on at `url` (plan_options::endpoint_url):
+    /// the server knows its port only once it listens. Thread-safe. Containers re-attached after
+    /// a restart keep the URL they were created with.
+    void set_endpoint_url(std::string url);
+    /// The endpoint the next job's containers get.
+    std::string endpoint_url() const;
+
+    /// The options as constructed (plan.endpoint_url: see endpoint_url()).
     const docker_runner_options& options() const { return options_; }
 
 private:
@@ -80,6 +100,8 @@ private:
 
     const docker_client& client_;
     docker_runner_options options_;
+    mutable std::mutex endpoint_mutex_;
+    std::string endpoint_url_;  // guarded by endpoint_mutex_
 };
 
 }  // namespace smlocal::compose

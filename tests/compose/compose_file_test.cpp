@@ -136,6 +136,18 @@ TEST_CASE("compose file pieces follow the plan") {
                              "              count: all\n              capabilities: [\"gpu\"]\n"));
         CHECK(contains(yaml, "#   - Environment variable AWS_REGION from the job's Environment overrides"));
     }
+    SUBCASE("an endpoint: a header comment, the environment and host.docker.internal") {
+        plan_options options;
+        options.endpoint_url = default_endpoint_url(8080);
+        const std::string yaml = to_compose_yaml(make_plan(job.request, options));
+        CHECK(contains(yaml, "# The containers reach smlocal's API (S3, SageMaker, CloudWatch Logs) at\n"
+                             "# http://host.docker.internal:8080 (AWS_ENDPOINT_URL, S3_ENDPOINT_URL)"));
+        CHECK(contains(yaml, "      \"S3_ENDPOINT_URL\": \"http://host.docker.internal:8080\"\n"));
+        CHECK(contains(yaml, "    extra_hosts:\n      - \"host.docker.internal:host-gateway\"\n"));
+        job.spec.enable_network_isolation = true;
+        const std::string isolated = to_compose_yaml(make_plan(job.request, options));
+        CHECK_FALSE(contains(isolated, "host.docker.internal"));
+    }
     SUBCASE("a path holding ':' uses the long volume syntax") {
         job.request.channels[0].source = "/data/a:b";
         const std::string yaml = to_compose_yaml(make_plan(job.request, {}));

@@ -612,3 +612,92 @@ TEST_CASE("a subnet gives every host a fixed address and every container all hos
                              plan_error);
     }
 }
+
+TEST_CASE("an endpoint URL: smlocal's API and host.docker.internal for every container, unless isolated") {
+    CHECK(default_endpoint_url(8080) == "http://host.docker.internal:8080");
+    CHECK(default_endpoint_url(41234) == "http://host.docker.internal:41234");
+    const std::string url = "http://host.docker.internal:41234";
+    const json gateway_entry = "host.docker.internal:host-gateway";
+    json request = minimal_request();
+    plan_options options;
+    options.endpoint_url = url;
+
+    SUBCASE("single host: env, dummy credentials, host-gateway") {
+        job_fixture job(request);
+        const container_plan plan = make_plan(job.request, options);
+        CHECK(plan.endpoint_url == url);
+        CHECK(json(plan)["endpoint_url"] == url);
+        CHECK(plan.warnings.empty());
+        const host_plan& host = plan.hosts[0];
+        CHECK(host.create_body["Env"] ==
+              json::array({"AWS_ACCESS_KEY_ID=local", "AWS_DEFAULT_REGION=us-east-1", "AWS_ENDPOINT_URL=" + url,
+                           "AWS_REGION=us-east-1", "AWS_SECRET_ACCESS_KEY=local", "S3_ENDPOINT_URL=" + url,
+                           "TRAINING_JOB_ARN=arn:aws:sagemaker:us-east-1:123456789012:training-job/Single-Job",
+                           "TRAINING_JOB_NAME=Single-Job"}));
+        CHECK(host.create_body["HostConfig"]["NetworkMode"] == "bridge");
+        CHECK(host.create_body["HostConfig"]["ExtraHosts"] == json::array({gateway_entry}));
+    }
+    SUBCASE("the job's own credentials replace both dummy keys, silently") {
+        request["Environment"] = {{"AWS_ACCESS_KEY_ID", "AKIAJOB"}};
+        job_fixture job(request);
+        const container_plan plan = make_plan(job.request, options);
+        const host_plan& host = plan.hosts[0];
+        CHECK(has_env(host, "AWS_ACCESS_KEY_ID=AKIAJOB"));
+        for (const auto& e : host.create_body["Env"])
+            CHECK(e.get<std::string>().rfind("AWS_SECRET_ACCESS_KEY=", 0) != 0);
+        CHECK(has_env(host, "S3_ENDPOINT_URL=" + url));
+        CHECK(plan.warnings.empty());
+    }
+    SUBCASE("the job's own endpoint wins, with a warning") {
+        request["Environment"] = {{"S3_ENDPOINT_URL", "http://minio:9000"}};
+        job_fixture job(request);
+        const container_plan plan = make_plan(job.request, options);
+        CHECK(has_env(plan.hosts[0], "S3_ENDPOINT_URL=http://minio:9000"));
+        CHECK(has_env(plan.hosts[0], "AWS_ENDPOINT_URL=" + url));
+        CHECK(plan.warnings == std::vector<std::string>{"Environment variable S3_ENDPOINT_URL from the job's "
+                                                        "Environment overrides the value smlocal sets"});
+    }
+    SUBCASE("several hosts: host-gateway after the hosts' fixed addresses") {
+        request["ResourceConfig"] = {{"InstanceType", "ml.m5.large"}, {"InstanceCount", 2}};
+        job_fixture job(request);
+        options.subnet = network_subnet{"172.20.0.0/16", "172.20.0.1"};
+        const container_plan plan = make_plan(job.request, options);
+        for (const auto& host : plan.hosts) {
+            CHECK(has_env(host, "AWS_ENDPOINT_URL=" + url));
+            CHECK(host.create_body["HostConfig"]["ExtraHosts"] ==
+                  json::array({"algo-1:172.20.0.11", "algo-2:172.20.0.12", gateway_entry}));
+        }
+    }
+    SUBCASE("EnableNetworkIsolation: no endpoint, no credentials, no host-gateway") {
+        for (int count : {1, 2}) {
+            CAPTURE(count);
+            request["ResourceConfig"] = {{"InstanceType", "ml.m5.large"}, {"InstanceCount", count}};
+            job_fixture job(request);
+            job.spec.enable_network_isolation = true;
+            options.subnet = network_subnet{"172.20.0.0/16", "172.20.0.1"};
+            const container_plan plan = make_plan(job.request, options);
+            CHECK(plan.endpoint_url.empty());
+            CHECK(json(plan)["endpoint_url"].is_null());
+            for (const auto& host : plan.hosts) {
+                for (const auto& e : host.create_body["Env"]) {
+                    const std::string entry = e.get<std::string>();
+                    CAPTURE(entry);
+                    CHECK(entry.find("ENDPOINT_URL") == std::string::npos);
+                    CHECK(entry.rfind("AWS_ACCESS_KEY_ID=", 0) != 0);
+                    CHECK(entry.rfind("AWS_SECRET_ACCESS_KEY=", 0) != 0);
+                }
+                const json& hc = host.create_body["HostConfig"];
+                const json extra = hc.value("ExtraHosts", json::array());
+                CHECK(std::find(extra.begin(), extra.end(), gateway_entry) == extra.end());
+                CHECK(extra.size() == (count == 1 ? 0u : 2u));
+            }
+        }
+    }
+    SUBCASE("no endpoint URL: none of it") {
+        job_fixture job(request);
+        const container_plan plan = make_plan(job.request, plan_options{});
+        CHECK(plan.endpoint_url.empty());
+        CHECK_FALSE(plan.hosts[0].create_body["HostConfig"].contains("ExtraHosts"));
+        CHECK(plan.hosts[0].create_body["Env"].size() == 4);
+    }
+}

@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -100,6 +103,36 @@ TEST_CASE("log_line_splitter: overlong lines are passed on in pieces") {
     CHECK(got.out[0] == std::string(max, 'a'));
     CHECK(got.out[1] == std::string(max - 1, 'b') + "c");
     CHECK(got.out[2] == "cc");
+}
+
+// ---- pure: where containers reach smlocal ----
+
+TEST_CASE("ipv4_gateway: the first IPv4 gateway of a network's IPAM config") {
+    using smlocal::compose::ipv4_gateway;
+    using nlohmann::json;
+    CHECK(ipv4_gateway(json::parse(R"({"IPAM": {"Config": [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]}})")) ==
+          "172.17.0.1");
+    // Dual stack, IPv6 listed first; a CIDR-form gateway.
+    CHECK(ipv4_gateway(json::parse(R"({"IPAM": {"Config": [{"Subnet": "fd00::/64", "Gateway": "fd00::1"},
+                                                          {"Subnet": "10.1.0.0/24", "Gateway": "10.1.0.1/24"}]}})")) ==
+          "10.1.0.1");
+    CHECK(ipv4_gateway(json::parse(R"({"IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]}})")).empty());
+    CHECK(ipv4_gateway(json::parse(R"({"IPAM": {"Config": null}})")).empty());
+    CHECK(ipv4_gateway(json::parse(R"({"IPAM": {"Config": [{"Gateway": 7}, "x"]}})")).empty());
+    CHECK(ipv4_gateway(json::parse(R"({"Name": "bridge"})")).empty());
+    CHECK(ipv4_gateway(json::parse("[]")).empty());
+}
+
+TEST_CASE("listener_covers: wildcards and the address itself need no second listener") {
+    using smlocal::compose::listener_covers;
+    for (const char* host : {"0.0.0.0", "::", "[::]", "", "172.17.0.1"}) {
+        CAPTURE(host);
+        CHECK(listener_covers(host, "172.17.0.1"));
+    }
+    for (const char* host : {"127.0.0.1", "localhost", "::1", "192.168.1.5", "172.17.0.10"}) {
+        CAPTURE(host);
+        CHECK_FALSE(listener_covers(host, "172.17.0.1"));
+    }
 }
 
 // ---- against the Docker engine ----
@@ -469,6 +502,22 @@ TEST_CASE("docker_client: network create from a body, and inspect") {
     } catch (const docker_error& e) {
         CHECK(e.code() == docker_error::kind::not_found);
     }
+}
+
+TEST_CASE("docker_client: the default bridge's gateway is an address of this host that smlocal can listen on") {
+    const docker_client docker;
+    const std::string gateway = docker.default_bridge_gateway();
+    REQUIRE_FALSE(gateway.empty());
+    CHECK(gateway == smlocal::compose::ipv4_gateway(docker.inspect_network("bridge")));
+    // What serve does with it: bind there (a free port), so containers reach smlocal.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    REQUIRE(::inet_pton(AF_INET, gateway.c_str(), &address.sin_addr) == 1);
+    const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    ::close(fd);
+    CHECK_MESSAGE(bound == 0, "cannot bind " << gateway << ": the engine is not local, or docker0 is down");
 }
 
 TEST_CASE("create_job_network: a free subnet of its own, on which containers get fixed addresses") {

@@ -75,7 +75,8 @@ inline json minimal_request() {
 }
 
 // The golden job: 2 hosts, a ShardedByS3Key File channel, a Pipe channel, an EFS rw channel,
-// environment, checkpoints, entrypoint + arguments; its options add limits, shm and a subnet.
+// environment, checkpoints, entrypoint + arguments; its options add limits, shm, smlocal's
+// endpoint and a subnet.
 inline json two_host_request() {
     return json::parse(R"json({
         "TrainingJobName": "Sharded-Job-1",
@@ -108,9 +109,7 @@ inline plan_options two_host_options() {
     plan_options options;
     options.shm_size_bytes = std::int64_t{1} << 30;
     options.limit_resources = true;
-    options.extra_env = {{"S3_ENDPOINT_URL", "http://172.17.0.1:8080"},
-                         {"AWS_ACCESS_KEY_ID", "local"},
-                         {"AWS_SECRET_ACCESS_KEY", "local"}};
+    options.endpoint_url = default_endpoint_url(8080);
     // As the runner reads it from the network Docker created (GET /networks/{id}).
     options.subnet = network_subnet{"172.18.0.0/16", "172.18.0.1"};
     return options;

@@ -162,10 +162,9 @@ def train_csv() -> bytes:
         return handle.read()
 
 
-# The launcher of smlocal-fixtures/python:1 fetches `s3://` submit directories with an HTTP GET of
-# $S3_ENDPOINT_URL/<bucket>/<key>, but smlocal serves no S3 API yet and sets no S3_ENDPOINT_URL in
-# the container, so an s3:// sagemaker_submit_directory cannot work. The launcher also accepts a
-# local tar.gz path, so the code travels as an ordinary File-mode channel named `code`
+# The launcher of smlocal-fixtures/python:1 fetches `s3://` submit directories from smlocal's S3
+# (test_sdk_flow.py covers that); it also accepts a local tar.gz path, which this test uses: the
+# code travels as an ordinary File-mode channel named `code`
 # (s3://bucket/code/ -> /opt/ml/input/data/code/) and sagemaker_submit_directory points there.
 SCRIPT_SUBMIT_DIR = "/opt/ml/input/data/code/sourcedir.tar.gz"
 
