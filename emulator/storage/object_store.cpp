@@ -101,6 +101,15 @@ struct fd_guard {
     }
 };
 
+/// A staged file removed at scope exit, unless it was renamed into place first.
+struct removed_at_exit {
+    fs::path path;
+    ~removed_at_exit() {
+        std::error_code ignored;
+        fs::remove(path, ignored);
+    }
+};
+
 int open_or_throw(const fs::path& path, int flags) {
     const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
     if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
@@ -560,13 +569,7 @@ object_info object_store::copy_object(const std::string& source_bucket, const st
                        "changing the object's metadata, storage class, website redirect location or encryption "
                        "attributes.");
     const fs::path staged = incoming_file();
-    struct remover {
-        fs::path path;
-        ~remover() {
-            std::error_code ec;
-            fs::remove(path, ec);
-        }
-    } cleanup{staged};
+    const removed_at_exit cleanup{staged};
     // A copy is never a hard link: the new object must not change with the old one.
     md5_hasher md5;
     {
@@ -857,13 +860,7 @@ object_info object_store::complete_multipart_upload(const std::string& bucket, c
 
     // Concatenate in the kernel (copy_file_range), and build the multipart ETag from the part MD5s.
     const fs::path staged = incoming_file();
-    struct remover {
-        fs::path path;
-        ~remover() {
-            std::error_code ec;
-            fs::remove(path, ec);
-        }
-    } cleanup{staged};
+    const removed_at_exit cleanup{staged};
     md5_hasher etag_md5;
     {
         fd_guard out{open_or_throw(staged, O_WRONLY | O_CREAT | O_TRUNC)};

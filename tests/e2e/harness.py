@@ -788,3 +788,43 @@ def _stop_class_server(server: Server) -> None:
         server.stop()
     finally:
         server.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------
+# Docker: the engine and the fixture images the container tests need
+# ---------------------------------------------------------------------------------------------
+
+DOCKER = shutil.which("docker") or "docker"
+BUILD_FIXTURES = os.path.join(SMLOCAL_SOURCE_DIR, "scripts", "build-fixtures.sh")
+
+
+def docker(*args: str, check: bool = True, timeout: float = 60) -> str:
+    """Runs the docker CLI; its stdout. A failure raises unless check=False."""
+    result = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}): "
+                             f"{result.stderr.strip()}")
+    return result.stdout
+
+
+def _docker_answers() -> bool:
+    try:
+        return subprocess.run([DOCKER, "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def ensure_docker_and_fixtures(*fixtures: str) -> None:
+    """setUpModule of the container tests: starts dockerd when none answers (as scripts/setup.sh
+    does; pgrep guards against a second daemon) and builds the fixture images (all, or the named
+    ones). build-fixtures.sh is idempotent (a hash label per image), so this is ~0.2 s when the
+    images are up to date. Never a skip: CI must run these tests."""
+    if not _docker_answers():
+        subprocess.run("pgrep dockerd || (nohup dockerd >/var/log/smlocal-dockerd.log 2>&1 &)",
+                       shell=True, check=False)
+        wait_for(_docker_answers, 60, interval=1, what="dockerd to answer `docker info`")
+    result = subprocess.run([BUILD_FIXTURES, *fixtures], capture_output=True, text=True,
+                            timeout=1200)
+    if result.returncode != 0:
+        raise RuntimeError(f"{BUILD_FIXTURES} failed ({result.returncode}):\n"
+                           f"{result.stdout}\n{result.stderr}")

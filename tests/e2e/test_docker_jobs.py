@@ -34,16 +34,15 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (SMLOCAL_SOURCE_DIR, CheckingProxy, E2ETestCase,  # noqa: E402
+from harness import (SMLOCAL_SOURCE_DIR, CheckingProxy, E2ETestCase, docker,  # noqa: E402
+                     ensure_docker_and_fixtures,
                      Server, dummy_env, job_arn, job_request, read_model_tar, s3_channel,
                      start_class_server, wait_for, wait_terminal)
 
-DOCKER = shutil.which("docker") or "docker"
 AWS = shutil.which("aws")
 TRAINER = "smlocal-fixtures/trainer:1"
 PYTHON = "smlocal-fixtures/python:1"
 FIXTURES = os.path.join(SMLOCAL_SOURCE_DIR, "fixtures")
-BUILD_FIXTURES = os.path.join(SMLOCAL_SOURCE_DIR, "scripts", "build-fixtures.sh")
 
 SHM_256M = 256 * 1024 * 1024
 SERVER_ARGS = ["--stop-grace", "3", "--shm-size", "256m"]
@@ -64,33 +63,8 @@ def job_name(suffix: str) -> str:
 # Module set-up: Docker engine and fixture images
 # ---------------------------------------------------------------------------------------------
 
-def docker(*args: str, check: bool = True, timeout: float = 60) -> str:
-    result = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}): "
-                             f"{result.stderr.strip()}")
-    return result.stdout
-
-
-def _docker_answers() -> bool:
-    try:
-        return subprocess.run([DOCKER, "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def setUpModule():
-    if not _docker_answers():
-        # Same command as the project's instructions; pgrep guards against a second daemon.
-        subprocess.run("pgrep dockerd || (nohup dockerd >/var/log/smlocal-dockerd.log 2>&1 &)",
-                       shell=True, check=False)
-        wait_for(_docker_answers, 60, interval=1, what="dockerd to answer `docker info`")
-    # build-fixtures.sh is idempotent (hash label per image): ~0.2 s when both images are up to
-    # date, a (re)build when one is missing or built from other sources. Never skip.
-    result = subprocess.run([BUILD_FIXTURES], capture_output=True, text=True, timeout=1200)
-    if result.returncode != 0:
-        raise RuntimeError(f"{BUILD_FIXTURES} failed ({result.returncode}):\n"
-                           f"{result.stdout}\n{result.stderr}")
+    ensure_docker_and_fixtures()
     for image in (TRAINER, PYTHON):
         docker("image", "inspect", "-f", "{{.Id}}", image)
 

@@ -35,14 +35,12 @@ import botocore.exceptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (REGION, ROLE_ARN, SMLOCAL_SOURCE_DIR, CheckingProxy,  # noqa: E402
-                     E2ETestCase, TERMINAL, dummy_env, job_arn, read_model_tar, start_class_server,
-                     wait_for, wait_terminal)
+from harness import (REGION, ROLE_ARN, CheckingProxy,  # noqa: E402
+                     E2ETestCase, TERMINAL, docker, dummy_env, ensure_docker_and_fixtures, job_arn,
+                     read_model_tar, start_class_server, wait_terminal)
 
-DOCKER = shutil.which("docker") or "docker"
 AWS = shutil.which("aws")
 PYTHON_IMAGE = "smlocal-fixtures/python:1"
-BUILD_FIXTURES = os.path.join(SMLOCAL_SOURCE_DIR, "scripts", "build-fixtures.sh")
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 RUN_TAG = "sdk" + uuid.uuid4().hex[:6]
 
@@ -89,30 +87,8 @@ def job_name(suffix: str) -> str:
     return f"{RUN_TAG}-{suffix}"
 
 
-def docker(*args: str, check: bool = True) -> str:
-    result = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=60)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout
-
-
-def _docker_answers() -> bool:
-    try:
-        return subprocess.run([DOCKER, "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def setUpModule():
-    if not _docker_answers():
-        subprocess.run("pgrep dockerd || (nohup dockerd >/var/log/smlocal-dockerd.log 2>&1 &)",
-                       shell=True, check=False)
-        wait_for(_docker_answers, 60, interval=1, what="dockerd to answer `docker info`")
-    result = subprocess.run([BUILD_FIXTURES, "python"], capture_output=True, text=True,
-                            timeout=1200)
-    if result.returncode != 0:
-        raise RuntimeError(f"{BUILD_FIXTURES} failed ({result.returncode}):\n"
-                           f"{result.stdout}\n{result.stderr}")
+    ensure_docker_and_fixtures("python")
 
 
 def tearDownModule():
