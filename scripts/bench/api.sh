@@ -18,8 +18,9 @@
 #   BENCH_DURATION (s per wrk run, 10), BENCH_JOBS (10000), SMLOCAL_BENCH_BUILD (build dir).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BENCH="$ROOT/scripts/bench"
+# shellcheck disable=SC2034  # read by common.sh
+BENCH_NAME=api.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # ROOT, BENCH, PIDS, log, die, build_smlocal, ...
 BUILD=${SMLOCAL_BENCH_BUILD:-$ROOT/build-bench}
 DURATION=${BENCH_DURATION:-10}
 JOBS=${BENCH_JOBS:-10000}
@@ -40,56 +41,17 @@ done
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 120 ]] || { echo "BENCH_DURATION: 1..120" >&2; exit 2; }
 [[ "$JOBS" =~ ^[0-9]+$ && "$JOBS" -ge "$CREATE_THREADS" && "$JOBS" -le 100000 ]] || { echo "BENCH_JOBS: 2..100000" >&2; exit 2; }
 
-log() { echo "[api.sh $(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-for tool in cmake ninja g++ wrk moto_server python3 curl; do
-  command -v "$tool" >/dev/null || die "$tool not found on PATH"
-done
+require_tools cmake ninja g++ wrk moto_server python3 curl
 python3 -c 'import boto3' 2>/dev/null || die "python3 cannot import boto3"
 
 TMP=$(mktemp -d /tmp/smlocal-bench-api.XXXXXX)
 RESULTS="$TMP/results.txt"
-PIDS=()
-
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    # Bounded wait (5 s) for each, then SIGKILL.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  stop_started
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-stop_server() {  # PID: stop one of ours (bounded: 10 s, then SIGKILL) and forget it
-  local pid=$1 kept=() p
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
-  PIDS=("${kept[@]}")
-}
-
-# wait_for_port FILE PID: the port from the "... listening on http://HOST:PORT" line in FILE (10 s).
-wait_for_port() {
-  local file=$1 pid=$2 port
-  for _ in $(seq 100); do
-    port=$(sed -n 's#.* listening on http://[^:]*:\([0-9][0-9]*\)$#\1#p' "$file" 2>/dev/null | head -1)
-    if [[ -n "$port" ]]; then echo "$port"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || die "server (pid $pid) exited early; see $(cat "$file" "${file%.out}.err" 2>/dev/null | tail -5)"
-    sleep 0.1
-  done
-  die "no listening line in $file after 10 s"
-}
-
-rss_kb() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 
 record() { echo "$*" >>"$RESULTS"; }
 
@@ -116,9 +78,7 @@ describe_suite() {  # KEY URL
 }
 
 # --- build ----------------------------------------------------------------------------------------
-log "building smlocal (Release) in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
-cmake --build "$BUILD" --target smlocal >&2
+build_smlocal "$BUILD"
 CEILING="$BUILD/ceiling_server"
 if [[ ! -x "$CEILING" || "$BENCH/ceiling_server.cpp" -nt "$CEILING" ]]; then
   log "building the ceiling server"
@@ -134,11 +94,7 @@ record "meta duration_s=$DURATION jobs=$JOBS date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # --- servers --------------------------------------------------------------------------------------
 log "starting smlocal, moto_server and the ceiling server"
-"$BUILD/smlocal" serve --host 127.0.0.1 --port 0 --threads 2 --data-dir "$TMP/smlocal-data" \
-  >"$TMP/smlocal.out" 2>"$TMP/smlocal.err" &
-SMLOCAL_PID=$!
-PIDS+=("$SMLOCAL_PID")
-SMLOCAL_URL="http://127.0.0.1:$(wait_for_port "$TMP/smlocal.out" "$SMLOCAL_PID")/"
+start_smlocal smlocal "$TMP/smlocal-data" --threads 2
 
 "$CEILING" 0 2 >"$TMP/ceiling.out" 2>"$TMP/ceiling.err" &
 CEILING_PID=$!
@@ -194,9 +150,9 @@ describe_suite smlocal "$SMLOCAL_URL"
 describe_suite moto "$MOTO_URL"
 describe_suite ceiling "$CEILING_URL"
 describe_suite ceiling_sized "$CEILING_SIZED_URL"
-stop_server "$MOTO_PID"
-stop_server "$CEILING_PID"
-stop_server "$CEILING_SIZED_PID"
+stop_process "$MOTO_PID"
+stop_process "$CEILING_PID"
+stop_process "$CEILING_SIZED_PID"
 
 # --- 2. CreateTrainingJob x JOBS ------------------------------------------------------------------
 log "creating $JOBS jobs with wrk -t$CREATE_THREADS -c$CREATE_CONNECTIONS"
@@ -212,7 +168,7 @@ for _ in $(seq $((CREATE_BOUND_S * 20))); do
 done
 kill -INT "$WRK_PID" 2>/dev/null || true  # wrk reports (and calls done()) on SIGINT
 wait "$WRK_PID" || true
-stop_server "$WRK_PID"
+stop_process "$WRK_PID"
 line=$(grep '^WRK_RESULT ' "$TMP/wrk-create.txt" | tail -1) || die "create run printed no result: $(tail -5 "$TMP/wrk-create.txt")"
 record "create ${line#WRK_RESULT }"
 log "  create: ${line#WRK_RESULT }"
@@ -233,7 +189,7 @@ wrk -t1 -c1 -d2s --timeout 10s -s "$BENCH/aws_json.lua" "$SMLOCAL_URL" -- ListTr
 run_wrk list_smlocal_c1 1 1 "$SMLOCAL_URL" ListTrainingJobs '{"MaxResults":100}'
 
 record "meta load_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' _)"
-stop_server "$SMLOCAL_PID"
+stop_process "$SMLOCAL_PID"
 
 # --- report ---------------------------------------------------------------------------------------
 if [[ $WRITE -eq 1 ]]; then

@@ -15,7 +15,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import socket
 import sys
@@ -160,24 +159,7 @@ def read_results(path):
     return runs
 
 
-def machine_facts():
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    os_name = platform.platform()
-    try:
-        with open("/etc/os-release") as f:
-            fields = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
-            os_name = fields.get("PRETTY_NAME", os_name).strip('"')
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": model, "os": os_name, "kernel": platform.release()}
+machine_facts = bench_doc.machine_facts
 
 
 def rps(run):

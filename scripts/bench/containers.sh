@@ -34,8 +34,9 @@
 #   `containers_helper.py render`).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BENCH="$ROOT/scripts/bench"
+# shellcheck disable=SC2034  # read by common.sh
+BENCH_NAME=containers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # ROOT, BENCH, PIDS, log, die, build_smlocal, ...
 SOURCE_MODE=${BENCH_SOURCE:-tree}
 case "$SOURCE_MODE" in
   tree) SOURCE=$ROOT; BUILD=${SMLOCAL_BENCH_BUILD:-$ROOT/build-bench} ;;
@@ -66,12 +67,7 @@ done
 [[ "$SHARD_FILES" =~ ^[0-9]+$ && "$SHARD_FILES" -ge 2 && "$SHARD_FILES" -le 100000 ]] || { echo "BENCH_SHARD_FILES: 2..100000" >&2; exit 2; }
 [[ "$DIAG_JOBS" =~ ^[0-9]+$ && "$DIAG_JOBS" -ge 0 && "$DIAG_JOBS" -le 50 ]] || { echo "BENCH_DIAG_JOBS: 0..50" >&2; exit 2; }
 
-log() { echo "[containers.sh $(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-for tool in cmake ninja g++ docker docker-compose python3; do
-  command -v "$tool" >/dev/null || die "$tool not found on PATH"
-done
+require_tools cmake ninja g++ docker docker-compose python3
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
   die "no Docker engine answers (start it: nohup dockerd >/var/log/smlocal-dockerd.log 2>&1 &)"
 
@@ -82,7 +78,6 @@ EVENTS="$TMP/events.jsonl"
 PROXY_LOG="$TMP/proxy.jsonl"
 # Every container, network and job of this run carries this token, so nothing else is touched.
 TOKEN="cb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
-PIDS=()
 
 remove_docker_leftovers() {  # containers and networks whose name holds this run's token
   local ids
@@ -93,58 +88,23 @@ remove_docker_leftovers() {  # containers and networks whose name holds this run
 }
 
 cleanup() {
-  local pid
   if [[ -n "${BENCH_KEEP_RAW:-}" ]]; then
     mkdir -p "$BENCH_KEEP_RAW" && cp -f "$RESULTS" "$EVENTS" "$PROXY_LOG" "$META" "$BENCH_KEEP_RAW/" 2>/dev/null || true
   fi
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    # Bounded wait (5 s) for each, then SIGKILL.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  stop_started
   remove_docker_leftovers
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-stop_process() {  # PID: stop one of ours (bounded: 10 s, then SIGKILL) and forget it
-  local pid=$1 kept=() p
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
-  PIDS=("${kept[@]}")
-}
-
-# wait_for_port FILE PID: the port from the "... listening on http://HOST:PORT" line in FILE (10 s).
-wait_for_port() {
-  local file=$1 pid=$2 port
-  for _ in $(seq 100); do
-    port=$(sed -n 's#.* listening on http://[^:]*:\([0-9][0-9]*\)$#\1#p' "$file" 2>/dev/null | head -1)
-    if [[ -n "$port" ]]; then echo "$port"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || die "server (pid $pid) exited early; see $(cat "$file" "${file%.out}.err" 2>/dev/null | tail -5)"
-    sleep 0.1
-  done
-  die "no listening line in $file after 10 s"
-}
-
-start_smlocal() {  # NAME DATA_DIR [DOCKER_HOST]: starts smlocal; sets SMLOCAL_PID and SMLOCAL_URL
+start_job_server() {  # NAME DATA_DIR [DOCKER_HOST]: start_smlocal with --stop-grace 3 (common.sh)
   local name=$1 data=$2 docker_host=${3:-}
   if [[ -n "$docker_host" ]]; then
-    DOCKER_HOST=$docker_host "$BUILD/smlocal" serve --host 127.0.0.1 --port 0 --data-dir "$data" --stop-grace 3 \
-      >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    DOCKER_HOST=$docker_host start_smlocal "$name" "$data" --stop-grace 3
   else
-    "$BUILD/smlocal" serve --host 127.0.0.1 --port 0 --data-dir "$data" --stop-grace 3 \
-      >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    start_smlocal "$name" "$data" --stop-grace 3
   fi
-  SMLOCAL_PID=$!
-  PIDS+=("$SMLOCAL_PID")
-  SMLOCAL_URL="http://127.0.0.1:$(wait_for_port "$TMP/$name.out" "$SMLOCAL_PID")/"
 }
 
 meta() { echo "$1=$2" >>"$META"; }
@@ -156,9 +116,7 @@ if [[ "$SOURCE_MODE" == head && ! -f "$SOURCE/CMakeLists.txt" ]]; then
   git -C "$ROOT" archive --format=tar HEAD | tar -x -C "$SOURCE.tmp"
   mv "$SOURCE.tmp" "$SOURCE"
 fi
-log "building smlocal (Release) from $SOURCE in $BUILD"
-cmake -S "$SOURCE" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
-cmake --build "$BUILD" --target smlocal >&2
+build_smlocal "$BUILD" "$SOURCE"
 log "checking the trainer fixture image"
 "$ROOT/scripts/build-fixtures.sh" trainer >&2
 
@@ -181,11 +139,7 @@ if [[ "$SOURCE_MODE" == head ]]; then
   meta build_dir "/tmp/smlocal-bench-head-<sha>/build"
 else
   # --dirty, unless the only change is this benchmark's own doc (an earlier --write).
-  if [[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!docs/BENCHMARKS.md' 2>/dev/null)" ]]; then
-    meta git "$(git -C "$ROOT" describe --always 2>/dev/null || echo unknown)"
-  else
-    meta git "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-  fi
+  meta git "$(git_describe)"
   meta build_dir "build-bench"
 fi
 meta docker_server "$(docker version --format '{{.Server.Version}}')"
@@ -206,7 +160,7 @@ sleep 0.5
 kill -0 "$EVENTS_PID" 2>/dev/null || die "docker events exited: $(cat "$TMP/events.err")"
 
 # --- 1. per-job overhead, 2. staging ----------------------------------------------------------------
-start_smlocal smlocal "$TMP/data"
+start_job_server smlocal "$TMP/data"
 log "smlocal at $SMLOCAL_URL (data in $TMP/data)"
 mkdir -p "$TMP/work"
 python3 "$HELPER" overhead "$SMLOCAL_URL" "$RESULTS" --smlocal "$BUILD/smlocal" --data-dir "$TMP/data" \
@@ -231,7 +185,7 @@ if [[ "$DIAG_JOBS" -gt 0 ]]; then
     [[ $i -lt 50 ]] || die "proxy socket missing after 5 s"
     sleep 0.1
   done
-  start_smlocal smlocal-diag "$TMP/data-diag" "unix://$TMP/docker-proxy.sock"
+  start_job_server smlocal-diag "$TMP/data-diag" "unix://$TMP/docker-proxy.sock"
   log "diagnostic smlocal at $SMLOCAL_URL, Docker through the proxy"
   python3 "$HELPER" diagnose "$SMLOCAL_URL" "$RESULTS" --work "$TMP/work" --token "$TOKEN" --jobs "$DIAG_JOBS" \
     --proxy-socket "$TMP/docker-proxy.sock"

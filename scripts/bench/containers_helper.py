@@ -23,7 +23,6 @@ import glob
 import json
 import math
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -316,10 +315,7 @@ def diagnose(args):
 
 # --- report ---------------------------------------------------------------------------------------
 
-def pct(values, q):
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+pct = bench_doc.nearest_rank
 
 
 def med(values):
@@ -510,22 +506,7 @@ def describe_calls(records, calls):
     return out
 
 
-def machine_facts():
-    model = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    os_name = platform.platform()
-    try:
-        fields = dict(line.rstrip("\n").split("=", 1) for line in open("/etc/os-release") if "=" in line)
-        os_name = fields.get("PRETTY_NAME", os_name).strip('"')
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": model, "os": os_name, "kernel": platform.release()}
+machine_facts = bench_doc.machine_facts
 
 
 def render(args):

@@ -20,7 +20,9 @@
 #   SMLOCAL_BENCH_BUILD (build dir).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+# shellcheck disable=SC2034  # read by common.sh
+BENCH_NAME="hpo run.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # ROOT, log, die, require_tools, build_smlocal
 HERE="$ROOT/scripts/bench/hpo"
 BUILD=${SMLOCAL_BENCH_BUILD:-$ROOT/build-bench}
 SEEDS=${BENCH_HPO_SEEDS:-20}
@@ -38,21 +40,14 @@ done
 [[ "$SEEDS" =~ ^[0-9]+$ && "$SEEDS" -ge 4 && "$SEEDS" -le 1000 ]] || { echo "BENCH_HPO_SEEDS: 4..1000" >&2; exit 2; }
 [[ "$THREADS" =~ ^[0-9]+$ && "$THREADS" -ge 1 && "$THREADS" -le 256 ]] || { echo "BENCH_HPO_THREADS: 1..256" >&2; exit 2; }
 
-log() { echo "[hpo run.sh $(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-for tool in cmake ninja g++ python3; do
-  command -v "$tool" >/dev/null || die "$tool not found on PATH"
-done
+require_tools cmake ninja g++ python3
 
 TMP=$(mktemp -d /tmp/smlocal-bench-hpo.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 # --- build ----------------------------------------------------------------------------------------
-log "building smlocal (Release) in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
-cmake --build "$BUILD" --target smlocal >&2
+build_smlocal "$BUILD"
 QUALITY="$BUILD/hpo_quality"
 CORE="$BUILD/emulator/libsmlocal_core.a"
 if [[ ! -x "$QUALITY" || "$HERE/hpo_quality.cpp" -nt "$QUALITY" || "$CORE" -nt "$QUALITY" ]]; then

@@ -11,7 +11,9 @@
 # scripts/bench/hpo/run.sh calls it (with --no-build, after building). Needs cmake, ninja, g++, python3.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+# shellcheck disable=SC2034  # read by common.sh
+BENCH_NAME=tuner_overhead.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"  # ROOT, PIDS, log, die, build_smlocal, start_smlocal, ...
 HERE="$ROOT/scripts/bench/hpo"
 BUILD=${SMLOCAL_BENCH_BUILD:-$ROOT/build-bench}
 CHILDREN=${BENCH_HPO_CHILDREN:-200}
@@ -29,44 +31,24 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-log() { echo "[tuner_overhead.sh $(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
 if [[ $BUILD_IT -eq 1 ]]; then
-  log "building smlocal (Release) in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
-  cmake --build "$BUILD" --target smlocal >&2
+  build_smlocal "$BUILD"
 fi
 [[ -x "$BUILD/smlocal" ]] || die "$BUILD/smlocal not built"
 
 TMP=$(mktemp -d /tmp/smlocal-bench-hpo-overhead.XXXXXX)
-SERVER_PID=""
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  # The server only (10 s, then SIGKILL), as stop_process does.
+  [[ -z "${SMLOCAL_PID:-}" ]] || stop_process "$SMLOCAL_PID"
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-"$BUILD/smlocal" serve --host 127.0.0.1 --port 0 --threads 2 --data-dir "$TMP/data" \
-  >"$TMP/smlocal.out" 2>"$TMP/smlocal.err" &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 100); do
-  PORT=$(sed -n 's#.* listening on http://[^:]*:\([0-9][0-9]*\)$#\1#p' "$TMP/smlocal.out" 2>/dev/null | head -1)
-  [[ -n "$PORT" ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || die "smlocal exited early: $(tail -5 "$TMP/smlocal.err")"
-  sleep 0.1
-done
-[[ -n "$PORT" ]] || die "no listening line from smlocal after 10 s"
-log "smlocal on port $PORT; $REPEATS tuning jobs of $CHILDREN children, parallel $PARALLEL"
+start_smlocal smlocal "$TMP/data" --threads 2
+log "smlocal at $SMLOCAL_URL; $REPEATS tuning jobs of $CHILDREN children, parallel $PARALLEL"
 
-python3 "$HERE/hpo_helper.py" overhead "http://127.0.0.1:$PORT/" --json "$TMP/overhead.json" \
+python3 "$HERE/hpo_helper.py" overhead "$SMLOCAL_URL" --json "$TMP/overhead.json" \
   --jobs "$CHILDREN" --parallel "$PARALLEL" --repeats "$REPEATS"
 [[ -n "$JSON_OUT" ]] && cp "$TMP/overhead.json" "$JSON_OUT"
 python3 "$HERE/hpo_helper.py" overhead-table "$TMP/overhead.json"
