@@ -5,6 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include <openssl/evp.h>
 
@@ -16,27 +20,107 @@ constexpr std::size_t block_size = 1024 * 1024;
 
 boost::beast::error_code last_error() { return {errno, boost::system::system_category()}; }
 
-EVP_MD_CTX* as_md5(void* context) { return static_cast<EVP_MD_CTX*>(context); }
+// Blocks that may wait for the hashing thread: a producer that gets this far ahead waits for one
+// block's MD5 (about 2 ms), so memory stays bounded whatever the socket's speed.
+constexpr std::size_t hash_queue_depth = 4;
+
+std::string to_hex(const unsigned char* bytes, unsigned int size) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned int i = 0; i < size; ++i) {
+        text += hex[bytes[i] >> 4];
+        text += hex[bytes[i] & 0xf];
+    }
+    return text;
+}
 
 }  // namespace
 
+/// MD5 over a sequence of blocks, computed in order on a thread of its own.
+class block_hasher {
+public:
+    block_hasher() : md5_(EVP_MD_CTX_new()) {
+        EVP_DigestInit_ex(md5_, EVP_md5(), nullptr);
+        worker_ = std::thread([this] { run(); });
+    }
+    ~block_hasher() {
+        close();
+        EVP_MD_CTX_free(md5_);
+    }
+
+    void add(std::string block) {
+        std::unique_lock lock(mutex_);
+        room_.wait(lock, [this] { return queue_.size() < hash_queue_depth; });
+        queue_.push_back(std::move(block));
+        ready_.notify_one();
+    }
+
+    /// Waits for every block, then the digest in hex.
+    std::string finish_hex() {
+        close();
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int size = 0;
+        EVP_DigestFinal_ex(md5_, digest, &size);
+        return to_hex(digest, size);
+    }
+
+private:
+    void close() {
+        if (!worker_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        ready_.notify_one();
+        worker_.join();
+    }
+
+    void run() {
+        for (;;) {
+            std::string block;
+            {
+                std::unique_lock lock(mutex_);
+                ready_.wait(lock, [this] { return closed_ || !queue_.empty(); });
+                if (queue_.empty()) return;  // closed, and everything hashed
+                block = std::move(queue_.front());
+                queue_.pop_front();
+                room_.notify_one();
+            }
+            EVP_DigestUpdate(md5_, block.data(), block.size());
+        }
+    }
+
+    EVP_MD_CTX* md5_;
+    std::mutex mutex_;
+    std::condition_variable ready_, room_;
+    std::deque<std::string> queue_;
+    bool closed_ = false;
+    std::thread worker_;
+};
+
+file_sink::file_sink() = default;
+
 file_sink::~file_sink() {
     if (fd_ >= 0) ::close(fd_);
-    if (md5_) EVP_MD_CTX_free(as_md5(md5_));
 }
 
 void file_sink::open(const std::filesystem::path& path, boost::beast::error_code& ec) {
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) return void(ec = last_error());
-    md5_ = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(as_md5(md5_), EVP_md5(), nullptr);
     pending_.reserve(block_size);
 }
 
 void file_sink::write(const char* data, std::size_t size, boost::beast::error_code& ec) {
-    EVP_DigestUpdate(as_md5(md5_), data, size);
     pending_.append(data, size);
-    if (pending_.size() >= block_size) flush(ec);
+    if (pending_.size() >= block_size) {
+        flush(ec);
+        if (ec) return;
+        // A body of more than a block: hash it alongside, block by block.
+        if (!hasher_) hasher_ = std::make_unique<block_hasher>();
+        hasher_->add(std::move(pending_));
+        pending_ = std::string();
+        pending_.reserve(block_size);
+    }
 }
 
 void file_sink::flush(boost::beast::error_code& ec) {
@@ -49,7 +133,6 @@ void file_sink::flush(boost::beast::error_code& ec) {
         }
         written += static_cast<std::size_t>(n);
     }
-    pending_.clear();
 }
 
 std::string file_sink::finish(boost::beast::error_code& ec) {
@@ -57,16 +140,17 @@ std::string file_sink::finish(boost::beast::error_code& ec) {
     if (ec) return {};
     if (::close(fd_) != 0) ec = last_error();
     fd_ = -1;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_size = 0;
-    EVP_DigestFinal_ex(as_md5(md5_), digest, &digest_size);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string text;
-    for (unsigned int i = 0; i < digest_size; ++i) {
-        text += hex[digest[i] >> 4];
-        text += hex[digest[i] & 0xf];
+    if (hasher_) {
+        hasher_->add(std::move(pending_));
+        pending_.clear();
+        return hasher_->finish_hex();
     }
-    return text;
+    // A body within one block: hashing it here is cheaper than a thread.
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(pending_.data(), pending_.size(), digest, &size, EVP_md5(), nullptr);
+    pending_.clear();
+    return to_hex(digest, size);
 }
 
 file_source::~file_source() {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,10 +34,14 @@ struct body_file {
     std::string md5_hex;  // requests only: the MD5 of what was written, lower-case hex
 };
 
-/// Writes a request body to a file in large blocks, hashing it with MD5 as it goes.
+class block_hasher;
+
+/// Writes a request body to a file in large blocks, hashing it with MD5 as it goes. Past the first
+/// block the MD5 runs on a thread of its own, overlapping the socket and the disk (MD5 alone runs
+/// at about a sixth of a page-cache copy).
 class file_sink {
 public:
-    file_sink() = default;
+    file_sink();
     file_sink(const file_sink&) = delete;
     file_sink& operator=(const file_sink&) = delete;
     ~file_sink();
@@ -48,7 +53,7 @@ public:
 private:
     void flush(boost::beast::error_code& ec);
     int fd_ = -1;
-    void* md5_ = nullptr;  // EVP_MD_CTX*, kept opaque so that this header needs no OpenSSL
+    std::unique_ptr<block_hasher> hasher_;  // from the first full block on
     std::string pending_;
 };
 
