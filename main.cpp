@@ -282,18 +282,18 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
 
     serve_options options;
-    auto* serve_command = app.add_subcommand("serve", "Serve the SageMaker API over HTTP (AWS JSON 1.1)");
+    auto* serve_command = app.add_subcommand("serve", "Serve SageMaker, CloudWatch Logs, S3 and STS on one HTTP port, and the dashboard at /");
     serve_command->add_option("--host", options.host, "Address to bind")->capture_default_str();
     serve_command->add_option("--port", options.port, "Port to bind; 0 picks a free one")->capture_default_str();
     serve_command->add_option("--data-dir", options.data_dir,
                               "State (state.db), logs/, jobs/ and the default s3/, fsx/, efs/ roots")
         ->capture_default_str();
-    serve_command->add_option("--s3-root", options.s3_root, "Folder standing in for S3 (default <data-dir>/s3)");
+    serve_command->add_option("--s3-root", options.s3_root, "Folder standing in for S3, also served as S3 (default <data-dir>/s3)");
     serve_command->add_option("--fsx-root", options.fsx_root,
                               "Folder standing in for FSx for Lustre (default <data-dir>/fsx)");
     serve_command->add_option("--efs-root", options.efs_root, "Folder standing in for EFS (default <data-dir>/efs)");
     serve_command->add_option("--region", options.region, "Region in ARNs")->capture_default_str();
-    serve_command->add_option("--account-id", options.account_id, "12-digit account id in ARNs")
+    serve_command->add_option("--account-id", options.account_id, "12-digit account id in ARNs and STS GetCallerIdentity")
         ->capture_default_str()
         ->check([](const std::string& value) {
             return value.size() == 12 && value.find_first_not_of("0123456789") == std::string::npos

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -321,8 +322,11 @@ private:
         keep_alive_ = req.keep_alive();
         head_request_ = req.method() == http::verb::head;
         if (state_->blocking && state_->is_blocking && state_->is_blocking(req.base())) {
-            // Disk-bound work runs on the blocking pool; the answer comes back to our strand.
-            net::post(*state_->blocking, [self = shared_from_this(), req = std::move(req)]() mutable {
+            // Disk-bound work runs on the blocking pool; the answer comes back to our strand. The
+            // work guard keeps io_context::run() going meanwhile, so that a graceful stop still
+            // sends this answer.
+            net::post(*state_->blocking, [self = shared_from_this(), req = std::move(req),
+                                          work = net::make_work_guard(stream_.get_executor())]() mutable {
                 http_response res = self->respond(std::move(req));
                 net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
                     self->send_response(std::move(res));

@@ -425,11 +425,13 @@ def observations(by, med, perf, size, warm_cp):
         ceiling = size / MIB / md5_s
         bound = "bound by smlocal's CPU" if put_cpu >= 0.7 * put_s else "not CPU-bound in smlocal"
         text = (f"- PutObject is {bound}: {put_cpu:.2f} s of server CPU for a {put_s:.2f} s upload (median, warm). "
-                f"The MD5 it computes as the body streams in (S3's ETag) costs about {md5_s:.2f} s on its own "
-                f"(`md5sum` over the same bytes), so with nothing else in the way one connection could reach about "
-                f"{ceiling:,.0f} MiB/s, {ceiling / warm_cp * 100:.0f}% of cp's warm figure")
+                f"The MD5 it computes as the body streams in (S3's ETag; on a thread of its own, alongside the "
+                f"socket and the disk) costs about {md5_s:.2f} s on its own (`md5sum` over the same bytes), so MD5 "
+                f"bounds one upload near {ceiling:,.0f} MiB/s (OpenSSL in smlocal is a little faster than md5sum), "
+                f"{ceiling / warm_cp * 100:.0f}% of cp's warm figure")
         if ceiling < 0.5 * warm_cp:
-            text += ": against an in-kernel cp, the target cannot be met while MD5 runs inline on one core"
+            text += (": against an in-kernel cp the target cannot be met while every upload's ETag is its MD5, "
+                     "as S3's is (one MD5 is sequential)")
         out.append(text + ".")
     p = perf.get("curl_put")
     if p:
