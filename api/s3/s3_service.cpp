@@ -14,6 +14,7 @@
 #include <pugixml.hpp>
 
 #include "api/http/url.hpp"
+#include "emulator/arn.hpp"
 #include "emulator/errors.hpp"
 
 namespace smlocal::api {
@@ -34,29 +35,6 @@ constexpr const char* owner_name = "smlocal";
 service_error s3_error(const char* code, const std::string& message) { return service_error(code, message); }
 
 // ----- text helpers --------------------------------------------------------------------------
-
-/// What S3 does for encoding-type=url: every byte but unreserved characters and '/' is %XX.
-std::string url_encode(std::string_view text) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-            out += c;
-        } else {
-            out += '%';
-            out += digits[byte >> 4];
-            out += digits[byte & 0xf];
-        }
-    }
-    return out;
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
 std::string random_hex(std::size_t bytes, bool upper) {
     thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -224,8 +202,8 @@ object_attributes attributes_of(const http_request& request) {
     for (const auto& f : request) {
         const auto name = f.name_string();
         if (name.size() > meta_prefix.size() &&
-            lower(std::string_view(name.data(), meta_prefix.size())) == meta_prefix) {
-            attributes.metadata[lower(std::string_view(name.data() + meta_prefix.size(), name.size() - meta_prefix.size()))] =
+            lower_case(std::string(name.data(), meta_prefix.size())) == meta_prefix) {
+            attributes.metadata[lower_case(std::string(name.data() + meta_prefix.size(), name.size() - meta_prefix.size()))] =
                 std::string(f.value());
         }
     }
@@ -434,9 +412,9 @@ std::optional<std::string> s3_service::virtual_host_bucket(std::string_view host
     // Drop the port (an IPv6 literal never names a bucket).
     if (host.starts_with('[')) return std::nullopt;
     if (const auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
-    const std::string name = lower(host);
+    const std::string name = lower_case(std::string(host));
     for (const auto& domain : options_.virtual_host_domains) {
-        const std::string suffix = "." + lower(domain);
+        const std::string suffix = "." + lower_case(domain);
         if (name.size() > suffix.size() && name.ends_with(suffix)) return name.substr(0, name.size() - suffix.size());
     }
     return std::nullopt;
@@ -529,7 +507,7 @@ http_response get_bucket_location(const operation_context& op) {
 
 void add_object_entry(pugi::xml_node parent, const object_info& info, bool url_encoding, bool owner) {
     auto node = parent.append_child("Contents");
-    add_text(node, "Key", url_encoding ? url_encode(info.key) : info.key);
+    add_text(node, "Key", url_encoding ? percent_encode(info.key) : info.key);
     add_text(node, "LastModified", iso8601(info.last_modified));
     add_text(node, "ETag", info.etag);
     add_text(node, "Size", std::to_string(info.size));
@@ -542,7 +520,7 @@ http_response list_objects(const operation_context& op, bool v2) {
     if (!encoding.empty() && encoding != "url")
         throw s3_error(codes::invalid_argument, "Invalid Encoding Method specified in Request");
     const bool url_encoding = encoding == "url";
-    const auto enc = [&](const std::string& text) { return url_encoding ? url_encode(text) : text; };
+    const auto enc = [&](const std::string& text) { return url_encoding ? percent_encode(text) : text; };
 
     list_objects_request request;
     request.prefix = op.query.get("prefix");
@@ -757,7 +735,7 @@ http_response complete_multipart_upload(const operation_context& op) {
     pugi::xml_document out;
     auto root = add_root(out, "CompleteMultipartUploadResult");
     const std::string host(field(op.ctx.request, "Host"));
-    add_text(root, "Location", "http://" + host + "/" + op.bucket + "/" + url_encode(op.key));
+    add_text(root, "Location", "http://" + host + "/" + op.bucket + "/" + percent_encode(op.key));
     add_text(root, "Bucket", op.bucket);
     add_text(root, "Key", op.key);
     add_text(root, "ETag", info.etag);

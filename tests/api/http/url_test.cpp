@@ -17,6 +17,12 @@ TEST_CASE("url: percent_decode") {
     }
 }
 
+TEST_CASE("url: percent_encode keeps unreserved characters and '/'") {
+    CHECK(percent_encode("a/b c+d~e_f.g-h") == "a/b%20c%2Bd~e_f.g-h");
+    CHECK(percent_encode("\xe2\x82\xac") == "%E2%82%AC");
+    CHECK(percent_decode(percent_encode("k\x01/\xff")) == "k\x01/\xff");
+}
+
 TEST_CASE("url: target pieces and query parameters") {
     CHECK(target_path("/bucket/key?list-type=2") == "/bucket/key");
     CHECK(target_path("/") == "/");
