@@ -105,8 +105,7 @@ std::optional<std::string> docker_runner::preflight(const std::string& image) co
         return "InternalServerError: " + std::string(error.what());
     }
     if (options_.min_free_bytes > 0) {
-        const json info = client_.info();
-        const std::string root = info.value("DockerRootDir", "");
+        const std::string root = docker_root_dir();
         struct statvfs disk {};
         // Only a local engine's data-root can be measured; a remote one is taken on trust.
         if (!root.empty() && ::statvfs(root.c_str(), &disk) == 0) {
@@ -118,6 +117,20 @@ std::optional<std::string> docker_runner::preflight(const std::string& image) co
         }
     }
     return std::nullopt;
+}
+
+std::string docker_runner::docker_root_dir() const {
+    constexpr auto refresh_after = std::chrono::minutes(1);
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(root_mutex_);
+        if (!root_dir_.empty() && now - root_dir_asked_ < refresh_after) return root_dir_;
+    }
+    std::string root = client_.info().value("DockerRootDir", "");
+    std::lock_guard lock(root_mutex_);
+    root_dir_ = root;
+    root_dir_asked_ = now;
+    return root;
 }
 
 run_result docker_runner::run(const run_request& request, run_observer& observer, std::stop_token stop) {

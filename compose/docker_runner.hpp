@@ -97,11 +97,17 @@ private:
     void clean_up(const std::vector<started_host>& hosts, const std::string& network_id);
     /// Fails when the image is missing or the data-root is short of space; phrased for FailureReason.
     std::optional<std::string> preflight(const std::string& image) const;
+    /// The engine's DockerRootDir, asked of GET /info at most once a minute (it costs ~10 ms a
+    /// job otherwise, and moves only when the engine restarts).
+    std::string docker_root_dir() const;
 
     const docker_client& client_;
     docker_runner_options options_;
     mutable std::mutex endpoint_mutex_;
     std::string endpoint_url_;  // guarded by endpoint_mutex_
+    mutable std::mutex root_mutex_;
+    mutable std::string root_dir_;                                   // guarded by root_mutex_
+    mutable std::chrono::steady_clock::time_point root_dir_asked_;  // guarded by root_mutex_
 };
 
 }  // namespace smlocal::compose

@@ -599,6 +599,33 @@ class DockerStopTest(DockerJobCase):
 
 
 # ---------------------------------------------------------------------------------------------
+# A data-root short of space
+# ---------------------------------------------------------------------------------------------
+
+class DockerDiskSpaceTest(DockerJobCase):
+    @classmethod
+    def setUpClass(cls):
+        # An exabyte: no machine's data-root has that much free.
+        start_class_server(cls, [*SERVER_ARGS, "--min-free-disk", str(10 ** 18)])
+        cls.client = cls.server.client()
+
+    def test_job_fails_fast_when_the_data_root_is_short_of_space(self):
+        name = job_name("no-space")
+        before = time.time()
+        self.create(trainer_request(name, {"epochs": "1"}))
+        described = self.wait_all([name])[name]
+        after = time.time()
+        self.assertStatus(described, "Failed", "Failed")
+        reason = described.get("FailureReason", "")
+        self.assertTrue(reason.startswith("ClientError: the Docker data-root "), reason)
+        self.assertIn("--min-free-disk", reason)
+        self.assertIn("setup-docker.sh --data-root", reason)
+        # Fast: no container was ever created for it.
+        self.assertEqual(docker_events(name, before - 1, after + 1), [])
+        self.assertNoLeftovers(name)
+
+
+# ---------------------------------------------------------------------------------------------
 # Re-attach after kill -9
 # ---------------------------------------------------------------------------------------------
 
