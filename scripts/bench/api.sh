@@ -30,16 +30,9 @@ CREATE_BOUND_S=300   # upper bound for the create phase
 SETTLE_BOUND_S=300   # upper bound for the jobs to become terminal
 DOC="$ROOT/docs/BENCHMARKS.md"
 
-WRITE=0
-for arg in "$@"; do
-  case "$arg" in
-    --write) WRITE=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--write]" >&2; exit 2 ;;
-  esac
-done
-[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 120 ]] || { echo "BENCH_DURATION: 1..120" >&2; exit 2; }
-[[ "$JOBS" =~ ^[0-9]+$ && "$JOBS" -ge "$CREATE_THREADS" && "$JOBS" -le 100000 ]] || { echo "BENCH_JOBS: 2..100000" >&2; exit 2; }
+parse_write_flag 20 "$@"
+check_knob BENCH_DURATION "$DURATION" 1 120
+check_knob BENCH_JOBS "$JOBS" "$CREATE_THREADS" 100000
 
 require_tools cmake ninja g++ wrk moto_server python3 curl
 python3 -c 'import boto3' 2>/dev/null || die "python3 cannot import boto3"
@@ -88,7 +81,7 @@ fi
 
 record "meta duration_s=$DURATION jobs=$JOBS date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   "load_before=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' _)" \
-  "git=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+  "git=$(git_describe)" \
   "wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')" \
   "moto_version=$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo unknown)"
 

@@ -296,9 +296,7 @@ def render(args):
     if notes:
         lines += ["Warnings:", ""] + notes + [""]
     section = "\n".join(lines)
-    print(section)
-    if args.write:
-        bench_doc.write_section(args.write, SECTION_TITLE, section, "api.sh")
+    bench_doc.publish(section, args.write, SECTION_TITLE, "api.sh")
 
 
 def main():

@@ -48,6 +48,13 @@ def load_text(meta):
     return text + "The machine is shared: other work shows in these."
 
 
+def publish(section, doc, title, who):
+    """Prints the section; with `doc` (the driver's --write), also replaces it there."""
+    print(section, end="" if section.endswith("\n") else "\n")
+    if doc:
+        write_section(doc, title, section, who)
+
+
 def write_section(path, title, section, who):
     """Replaces the section headed `title` (a '## ...' line) in `path`, or appends it."""
     text = open(path).read() if os.path.exists(path) else HEADER

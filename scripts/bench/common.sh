@@ -17,6 +17,26 @@ PIDS=()
 log() { echo "[${BENCH_NAME:-bench} $(date +%H:%M:%S)] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# parse_write_flag HELP_LAST_LINE ARG...: sets WRITE (1 for --write); -h/--help prints the driver's
+# header comment (lines 2..HELP_LAST_LINE); anything else is a usage error.
+parse_write_flag() {
+  local help_end=$1 arg
+  shift
+  WRITE=0
+  for arg in "$@"; do
+    case "$arg" in
+      --write) WRITE=1 ;;
+      -h|--help) sed -n "2,${help_end}p" "$0"; exit 0 ;;
+      *) echo "usage: $0 [--write]" >&2; exit 2 ;;
+    esac
+  done
+}
+
+# check_knob NAME VALUE MIN MAX: a usage error (exit 2) unless VALUE is an integer in MIN..MAX.
+check_knob() {
+  [[ "$2" =~ ^[0-9]+$ && "$2" -ge "$3" && "$2" -le "$4" ]] || { echo "$1: $3..$4" >&2; exit 2; }
+}
+
 require_tools() {  # TOOL...: dies naming the first one missing from PATH
   local tool
   for tool in "$@"; do

@@ -54,18 +54,11 @@ MIN_FREE_BYTES=$((2 * 1024 * 1024 * 1024))  # the 10 GB input is sparse; the res
 DOC="$ROOT/docs/BENCHMARKS.md"
 HELPER="$BENCH/containers_helper.py"
 
-WRITE=0
-for arg in "$@"; do
-  case "$arg" in
-    --write) WRITE=1 ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--write]" >&2; exit 2 ;;
-  esac
-done
-[[ "$RUNS" =~ ^[0-9]+$ && "$RUNS" -ge 1 && "$RUNS" -le 100 ]] || { echo "BENCH_RUNS: 1..100" >&2; exit 2; }
-[[ "$STAGING_REPS" =~ ^[0-9]+$ && "$STAGING_REPS" -ge 1 && "$STAGING_REPS" -le 20 ]] || { echo "BENCH_STAGING_REPS: 1..20" >&2; exit 2; }
-[[ "$SHARD_FILES" =~ ^[0-9]+$ && "$SHARD_FILES" -ge 2 && "$SHARD_FILES" -le 100000 ]] || { echo "BENCH_SHARD_FILES: 2..100000" >&2; exit 2; }
-[[ "$DIAG_JOBS" =~ ^[0-9]+$ && "$DIAG_JOBS" -ge 0 && "$DIAG_JOBS" -le 50 ]] || { echo "BENCH_DIAG_JOBS: 0..50" >&2; exit 2; }
+parse_write_flag 34 "$@"
+check_knob BENCH_RUNS "$RUNS" 1 100
+check_knob BENCH_STAGING_REPS "$STAGING_REPS" 1 20
+check_knob BENCH_SHARD_FILES "$SHARD_FILES" 2 100000
+check_knob BENCH_DIAG_JOBS "$DIAG_JOBS" 0 50
 
 require_tools cmake ninja g++ docker docker-compose python3
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||

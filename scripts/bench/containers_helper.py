@@ -768,9 +768,7 @@ def render(args):
     if warnings:
         lines += ["Warnings:", ""] + warnings + [""]
     section = "\n".join(line for line in lines if line is not None)
-    print(section)
-    if args.write:
-        bench_doc.write_section(args.write, SECTION_TITLE, section, "containers.sh")
+    bench_doc.publish(section, args.write, SECTION_TITLE, "containers.sh")
 
 
 def observations(by_method, per_method_phases, staged):

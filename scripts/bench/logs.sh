@@ -34,18 +34,11 @@ READS=${BENCH_LOGS_READS:-5}
 DOC="$ROOT/docs/BENCHMARKS.md"
 HELPER="$BENCH/logs_helper.py"
 
-WRITE=0
-for arg in "$@"; do
-  case "$arg" in
-    --write) WRITE=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--write]" >&2; exit 2 ;;
-  esac
-done
-[[ "$LINES" =~ ^[0-9]+$ && "$LINES" -ge 1000 && "$LINES" -le 1000000 ]] || { echo "BENCH_LOGS_LINES: 1000..1000000" >&2; exit 2; }
-[[ "$CALLS" =~ ^[0-9]+$ && "$CALLS" -ge 10 && "$CALLS" -le 100000 ]] || { echo "BENCH_LOGS_CALLS: 10..100000" >&2; exit 2; }
-[[ "$BIG_CALLS" =~ ^[0-9]+$ && "$BIG_CALLS" -ge 10 && "$BIG_CALLS" -le 10000 ]] || { echo "BENCH_LOGS_BIG_CALLS: 10..10000" >&2; exit 2; }
-[[ "$READS" =~ ^[0-9]+$ && "$READS" -ge 1 && "$READS" -le 100 ]] || { echo "BENCH_LOGS_READS: 1..100" >&2; exit 2; }
+parse_write_flag 24 "$@"
+check_knob BENCH_LOGS_LINES "$LINES" 1000 1000000
+check_knob BENCH_LOGS_CALLS "$CALLS" 10 100000
+check_knob BENCH_LOGS_BIG_CALLS "$BIG_CALLS" 10 10000
+check_knob BENCH_LOGS_READS "$READS" 1 100
 
 require_tools cmake ninja g++ python3
 python3 -c 'import boto3' 2>/dev/null || die "python3 cannot import boto3"

@@ -343,9 +343,7 @@ def render(args):
                    f"{'met' if m <= 2 else 'not met'} |")
     out.append("")
     section = "\n".join(out)
-    print(section)
-    if args.write:
-        bench_doc.write_section(args.write, SECTION_TITLE, section, "logs.sh")
+    bench_doc.publish(section, args.write, SECTION_TITLE, "logs.sh")
 
 
 def main():

@@ -36,18 +36,11 @@ PERF=${BENCH_S3_PERF:-1}
 DOC="$ROOT/docs/BENCHMARKS.md"
 HELPER="$BENCH/s3_helper.py"
 
-WRITE=0
-for arg in "$@"; do
-  case "$arg" in
-    --write) WRITE=1 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--write]" >&2; exit 2 ;;
-  esac
-done
-[[ "$ROUNDS" =~ ^[0-9]+$ && "$ROUNDS" -ge 1 && "$ROUNDS" -le 50 ]] || { echo "BENCH_S3_ROUNDS: 1..50" >&2; exit 2; }
-[[ "$COLD_ROUNDS" =~ ^[0-9]+$ && "$COLD_ROUNDS" -le 50 ]] || { echo "BENCH_S3_COLD_ROUNDS: 0..50" >&2; exit 2; }
-[[ "$SIZE_MIB" =~ ^[0-9]+$ && "$SIZE_MIB" -ge 16 && "$SIZE_MIB" -le 4096 ]] || { echo "BENCH_S3_MIB: 16..4096" >&2; exit 2; }
-[[ "$PERF" == 0 || "$PERF" == 1 ]] || { echo "BENCH_S3_PERF: 0 or 1" >&2; exit 2; }
+parse_write_flag 25 "$@"
+check_knob BENCH_S3_ROUNDS "$ROUNDS" 1 50
+check_knob BENCH_S3_COLD_ROUNDS "$COLD_ROUNDS" 0 50
+check_knob BENCH_S3_MIB "$SIZE_MIB" 16 4096
+check_knob BENCH_S3_PERF "$PERF" 0 1
 
 require_tools cmake ninja g++ curl aws python3 cmp
 python3 -c 'import boto3' 2>/dev/null || die "python3 cannot import boto3"

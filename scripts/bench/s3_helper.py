@@ -636,9 +636,7 @@ def render(args):
         lines.append("")
     lines += observations(by, med, perf, size, warm_cp)
     section = "\n".join(lines)
-    print(section)
-    if args.write:
-        bench_doc.write_section(args.write, SECTION_TITLE, section, "s3.sh")
+    bench_doc.publish(section, args.write, SECTION_TITLE, "s3.sh")
 
 
 def main():

@@ -13,15 +13,14 @@ Subcommands (all traffic goes to 127.0.0.1; every loop is bounded in count and t
 """
 
 import argparse
-import http.client
 import json
 import os
 import statistics
 import sys
 import time
-from urllib.parse import urlparse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import bench_doc  # noqa: E402
+import smlocal_client  # noqa: E402
 
 SECTION_TITLE = "## Hyperparameter tuning quality and overhead (scripts/bench/hpo/run.sh)"
 TARGET_MS_PER_CHILD = 5.0
@@ -29,33 +28,15 @@ POLL_S = 0.025
 TUNER_POLL_S = 0.1  # poll_interval in emulator/tuning/tuning_jobs.cpp
 
 
-class Client:
-    """A keep-alive AWS JSON 1.1 client for smlocal (plain http.client: no signing needed)."""
-
-    def __init__(self, url, timeout=30):
-        parsed = urlparse(url)
-        assert parsed.hostname in ("127.0.0.1", "localhost"), "loopback only"
-        self.host, self.port, self.timeout = parsed.hostname, parsed.port, timeout
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+class Client(smlocal_client.Client):
+    """The shared keep-alive client, raising on any answer but 200: a failed call must not pass for
+    tuner overhead."""
 
     def call(self, operation, body):
-        payload = json.dumps(body)
-        headers = {"X-Amz-Target": f"SageMaker.{operation}", "Content-Type": "application/x-amz-json-1.1"}
-        for attempt in range(2):  # one retry on a dropped keep-alive connection
-            try:
-                self.conn.request("POST", "/", payload, headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                out = json.loads(data) if data else {}
-                if response.status != 200:
-                    raise RuntimeError(f"{operation}: HTTP {response.status} {out}")
-                return out
-            except (http.client.HTTPException, ConnectionError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        status, out = super().call(operation, body)
+        if status != 200:
+            raise RuntimeError(f"{operation}: HTTP {status} {out}")
+        return out
 
 
 def tuning_request(name, jobs, parallel):
@@ -292,9 +273,7 @@ def render(args):
     lines.append("")
     lines.append(over_text)
     section = "\n".join(lines) + "\n"
-    print(section, end="")
-    if args.write:
-        bench_doc.write_section(args.write, SECTION_TITLE, section, "hpo run.sh")
+    bench_doc.publish(section, args.write, SECTION_TITLE, "hpo run.sh")
 
 
 def main():

@@ -29,16 +29,9 @@ SEEDS=${BENCH_HPO_SEEDS:-20}
 THREADS=${BENCH_HPO_THREADS:-$(nproc)}
 DOC="$ROOT/docs/BENCHMARKS.md"
 
-WRITE=0
-for arg in "$@"; do
-  case "$arg" in
-    --write) WRITE=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--write]" >&2; exit 2 ;;
-  esac
-done
-[[ "$SEEDS" =~ ^[0-9]+$ && "$SEEDS" -ge 4 && "$SEEDS" -le 1000 ]] || { echo "BENCH_HPO_SEEDS: 4..1000" >&2; exit 2; }
-[[ "$THREADS" =~ ^[0-9]+$ && "$THREADS" -ge 1 && "$THREADS" -le 256 ]] || { echo "BENCH_HPO_THREADS: 1..256" >&2; exit 2; }
+parse_write_flag 21 "$@"
+check_knob BENCH_HPO_SEEDS "$SEEDS" 4 1000
+check_knob BENCH_HPO_THREADS "$THREADS" 1 256
 
 require_tools cmake ninja g++ python3
 
@@ -63,7 +56,7 @@ os_name=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME" || uname -s)
 META=(
   "machine=$(nproc) CPUs (\`nproc\`), ${cpu_model:-unknown CPU}, $os_name, kernel $(uname -r)"
   "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  "git=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+  "git=$(git_describe)"
   "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 )
 
