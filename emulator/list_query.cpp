@@ -5,8 +5,8 @@
 #include <tuple>
 
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
+#include "emulator/encoding.hpp"
 #include "emulator/errors.hpp"
 
 namespace smlocal {
@@ -67,26 +67,6 @@ bool ascending_less(const list_item& a, const list_item& b, list_query::sort_key
 }
 
 // Tokens are opaque to clients; base64 keeps them printable whatever the names hold.
-std::string base64_encode(const std::string& raw) {
-    std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-    const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                        reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-    out.resize(static_cast<std::size_t>(written));
-    return out;
-}
-
-std::optional<std::string> base64_decode(const std::string& text) {
-    if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-    std::string out(3 * text.size() / 4, '\0');
-    const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                        reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (written < 0) return std::nullopt;
-    // EVP_DecodeBlock counts the bytes that padding stands for; drop them.
-    const std::size_t padding = static_cast<std::size_t>(std::count(text.end() - 2, text.end(), '='));
-    out.resize(static_cast<std::size_t>(written) - padding);
-    return out;
-}
-
 std::string make_token(const sort_position& p, list_query::sort_key key) {
     return base64_encode(json{{"k", static_cast<int>(key)}, {"s", p.status}, {"p", p.primary},
                               {"c", p.creation_time}, {"n", p.name}}.dump());

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include <openssl/evp.h>
+#include "emulator/encoding.hpp"
 
 namespace smlocal::api {
 namespace {
@@ -24,29 +24,13 @@ boost::beast::error_code last_error() { return {errno, boost::system::system_cat
 // block's MD5 (about 2 ms), so memory stays bounded whatever the socket's speed.
 constexpr std::size_t hash_queue_depth = 4;
 
-std::string to_hex(const unsigned char* bytes, unsigned int size) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string text;
-    for (unsigned int i = 0; i < size; ++i) {
-        text += hex[bytes[i] >> 4];
-        text += hex[bytes[i] & 0xf];
-    }
-    return text;
-}
-
 }  // namespace
 
 /// MD5 over a sequence of blocks, computed in order on a thread of its own.
 class block_hasher {
 public:
-    block_hasher() : md5_(EVP_MD_CTX_new()) {
-        EVP_DigestInit_ex(md5_, EVP_md5(), nullptr);
-        worker_ = std::thread([this] { run(); });
-    }
-    ~block_hasher() {
-        close();
-        EVP_MD_CTX_free(md5_);
-    }
+    block_hasher() : worker_([this] { run(); }) {}
+    ~block_hasher() { close(); }
 
     void add(std::string block) {
         std::unique_lock lock(mutex_);
@@ -58,10 +42,7 @@ public:
     /// Waits for every block, then the digest in hex.
     std::string finish_hex() {
         close();
-        unsigned char digest[EVP_MAX_MD_SIZE];
-        unsigned int size = 0;
-        EVP_DigestFinal_ex(md5_, digest, &size);
-        return to_hex(digest, size);
+        return hash_.finish_hex();
     }
 
 private:
@@ -86,16 +67,16 @@ private:
                 queue_.pop_front();
                 room_.notify_one();
             }
-            EVP_DigestUpdate(md5_, block.data(), block.size());
+            hash_.update(block);
         }
     }
 
-    EVP_MD_CTX* md5_;
+    md5 hash_;
     std::mutex mutex_;
     std::condition_variable ready_, room_;
     std::deque<std::string> queue_;
     bool closed_ = false;
-    std::thread worker_;
+    std::thread worker_;  // last: it starts once the members above exist
 };
 
 file_sink::file_sink() = default;
@@ -146,11 +127,9 @@ std::string file_sink::finish(boost::beast::error_code& ec) {
         return hasher_->finish_hex();
     }
     // A body within one block: hashing it here is cheaper than a thread.
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(pending_.data(), pending_.size(), digest, &size, EVP_md5(), nullptr);
+    std::string digest = md5::hex_of(pending_);
     pending_.clear();
-    return to_hex(digest, size);
+    return digest;
 }
 
 file_source::~file_source() {

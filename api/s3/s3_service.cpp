@@ -7,14 +7,13 @@
 #include <ctime>
 #include <fstream>
 #include <map>
-#include <random>
 #include <sstream>
 
-#include <openssl/evp.h>
 #include <pugixml.hpp>
 
 #include "api/http/url.hpp"
 #include "emulator/arn.hpp"
+#include "emulator/encoding.hpp"
 #include "emulator/errors.hpp"
 
 namespace smlocal::api {
@@ -35,18 +34,6 @@ constexpr const char* owner_name = "smlocal";
 service_error s3_error(const char* code, const std::string& message) { return service_error(code, message); }
 
 // ----- text helpers --------------------------------------------------------------------------
-
-std::string random_hex(std::size_t bytes, bool upper) {
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < bytes; ++i) {
-        const auto byte = static_cast<unsigned>(generator() & 0xff);
-        out += digits[byte >> 4];
-        out += digits[byte & 0xf];
-    }
-    return out;
-}
 
 std::string iso8601(std::chrono::system_clock::time_point t) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -219,34 +206,6 @@ void set_object_headers(http_response& response, const object_info& info) {
     for (const auto& [name, value] : info.attributes.metadata) response.set(std::string(meta_prefix) + name, value);
 }
 
-/// base64 -> raw bytes; nullopt when it is not base64.
-std::optional<std::string> base64_decode(std::string_view text) {
-    if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-    std::string out(text.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0) return std::nullopt;
-    std::size_t size = static_cast<std::size_t>(n);
-    // EVP_DecodeBlock counts the padding as zero bytes.
-    if (text.ends_with("==")) size -= 2;
-    else if (text.ends_with("=")) size -= 1;
-    out.resize(size);
-    return out;
-}
-
-std::string md5_hex_of(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_Digest(data.data(), data.size(), digest, &size, EVP_md5(), nullptr);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < size; ++i) {
-        out += digits[digest[i] >> 4];
-        out += digits[digest[i] & 0xf];
-    }
-    return out;
-}
-
 /// The uploaded body as a file in the incoming folder (a text body is written out first), with its MD5.
 struct staged_body {
     fs::path path;
@@ -270,18 +229,12 @@ void stage_body(const object_store& objects, const http_request& request, staged
         out.write(request.body().data(), static_cast<std::streamsize>(request.body().size()));
         out.close();
         if (!out) throw std::runtime_error("cannot write " + staged.path.string());
-        staged.md5_hex = md5_hex_of(request.body());
+        staged.md5_hex = md5::hex_of(request.body());
     }
     if (const auto content_md5 = field(request, "Content-MD5"); !content_md5.empty()) {
         const auto raw = base64_decode(content_md5);
         if (!raw || raw->size() != 16) throw s3_error("InvalidDigest", "The Content-MD5 you specified was invalid.");
-        static constexpr char digits[] = "0123456789abcdef";
-        std::string expected;
-        for (unsigned char c : *raw) {
-            expected += digits[c >> 4];
-            expected += digits[c & 0xf];
-        }
-        if (expected != staged.md5_hex)
+        if (hex_encode(*raw) != staged.md5_hex)
             throw s3_error(codes::bad_digest, "The Content-MD5 you specified did not match what we received.");
     }
 }

@@ -9,13 +9,12 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <random>
 #include <set>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
+#include "emulator/encoding.hpp"
 #include "emulator/errors.hpp"
 #include "emulator/store.hpp"
 
@@ -36,62 +35,6 @@ constexpr std::string_view incoming_folder = ".smlocal-incoming";
 constexpr std::string_view temp_prefix = "body-";
 
 service_error s3_error(const char* code, const std::string& message) { return service_error(code, message); }
-
-std::string hex(const unsigned char* data, std::size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (std::size_t i = 0; i < size; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 0xf];
-    }
-    return out;
-}
-
-std::optional<std::string> unhex(std::string_view text) {
-    if (text.size() % 2 != 0) return std::nullopt;
-    auto value = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-    };
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); i += 2) {
-        const int high = value(text[i]);
-        const int low = value(text[i + 1]);
-        if (high < 0 || low < 0) return std::nullopt;
-        out += static_cast<char>(high * 16 + low);
-    }
-    return out;
-}
-
-std::string random_hex(std::size_t bytes) {
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    std::string raw;
-    while (raw.size() < bytes) {
-        const std::uint64_t word = generator();
-        for (int i = 0; i < 8 && raw.size() < bytes; ++i) raw += static_cast<char>((word >> (8 * i)) & 0xff);
-    }
-    return hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-}
-
-/// Incremental MD5 (OpenSSL EVP).
-class md5_hasher {
-public:
-    md5_hasher() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
-        if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr) != 1) throw std::runtime_error("MD5 init failed");
-    }
-    void update(const void* data, std::size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
-    std::string finish_raw() {
-        unsigned char digest[EVP_MAX_MD_SIZE];
-        unsigned int size = 0;
-        EVP_DigestFinal_ex(ctx_.get(), digest, &size);
-        return std::string(reinterpret_cast<char*>(digest), size);
-    }
-
-private:
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-};
 
 /// A file descriptor closed at scope exit.
 struct fd_guard {
@@ -118,7 +61,7 @@ int open_or_throw(const fs::path& path, int flags) {
 
 /// Copies `length` bytes from `in` (at its current offset) to `out`, hashing them on the way.
 /// User-space copy on purpose: the MD5 needs the bytes anyway.
-void copy_hashing(int in, int out, std::uint64_t length, md5_hasher& md5, const fs::path& what) {
+void copy_hashing(int in, int out, std::uint64_t length, md5& hash, const fs::path& what) {
     std::vector<char> buffer(1 << 20);
     while (length > 0) {
         const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length, buffer.size()));
@@ -126,7 +69,7 @@ void copy_hashing(int in, int out, std::uint64_t length, md5_hasher& md5, const 
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) throw std::system_error(errno, std::generic_category(), "read " + what.string());
         if (got == 0) throw std::runtime_error("file shrank while being copied: " + what.string());
-        md5.update(buffer.data(), static_cast<std::size_t>(got));
+        hash.update(buffer.data(), static_cast<std::size_t>(got));
         for (ssize_t written = 0; written < got;) {
             const ssize_t n = ::write(out, buffer.data() + written, static_cast<std::size_t>(got - written));
             if (n < 0 && errno == EINTR) continue;
@@ -139,17 +82,16 @@ void copy_hashing(int in, int out, std::uint64_t length, md5_hasher& md5, const 
 
 std::string md5_file_hex(const fs::path& path) {
     fd_guard in{open_or_throw(path, O_RDONLY)};
-    md5_hasher md5;
+    md5 hash;
     std::vector<char> buffer(1 << 20);
     for (;;) {
         const ssize_t got = ::read(in.fd, buffer.data(), buffer.size());
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) throw std::system_error(errno, std::generic_category(), "read " + path.string());
         if (got == 0) break;
-        md5.update(buffer.data(), static_cast<std::size_t>(got));
+        hash.update(buffer.data(), static_cast<std::size_t>(got));
     }
-    const std::string raw = md5.finish_raw();
-    return hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+    return hash.finish_hex();
 }
 
 struct file_stat {
@@ -291,8 +233,7 @@ std::vector<stored_part> stored_parts(const fs::path& dir) {
 
 // The continuation token: which element was listed last, hex-encoded (opaque to clients).
 std::string make_token(const std::string& last, bool is_prefix) {
-    const std::string raw = (is_prefix ? "p" : "k") + last;
-    return hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+    return hex_encode((is_prefix ? "p" : "k") + last);
 }
 
 void rename_or_throw(const fs::path& from, const fs::path& to) {
@@ -439,8 +380,7 @@ object_info object_store::describe(const std::string& bucket, const std::string&
 
     // A file we did not write (or that changed behind our back): hash it once and cache that.
     // This reads the whole file on the calling thread.
-    const std::string md5 = md5_file_hex(path);
-    s3_object_row fresh{bucket, key, static_cast<std::int64_t>(st.size), st.mtime_ns, md5, "", "{}"};
+    s3_object_row fresh{bucket, key, static_cast<std::int64_t>(st.size), st.mtime_ns, md5_file_hex(path), "", "{}"};
     {
         const std::lock_guard lock(mutex_);
         // Cache only if nothing changed while we hashed: a put may have replaced the file and
@@ -571,17 +511,15 @@ object_info object_store::copy_object(const std::string& source_bucket, const st
     const fs::path staged = incoming_file();
     const removed_at_exit cleanup{staged};
     // A copy is never a hard link: the new object must not change with the old one.
-    md5_hasher md5;
+    md5 hash;
     {
         fd_guard out{open_or_throw(staged, O_WRONLY | O_CREAT | O_TRUNC)};
         if (!source.path.empty()) {
             fd_guard in{open_or_throw(source.path, O_RDONLY)};
-            copy_hashing(in.fd, out.fd, source.size, md5, source.path);
+            copy_hashing(in.fd, out.fd, source.size, hash, source.path);
         }
     }
-    const std::string raw = md5.finish_raw();
-    return commit(bucket, key, staged, hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size()),
-                  replace ? *replace : source.attributes);
+    return commit(bucket, key, staged, hash.finish_hex(), replace ? *replace : source.attributes);
 }
 
 list_objects_result object_store::list_objects(const std::string& bucket, const list_objects_request& request) {
@@ -593,7 +531,7 @@ list_objects_result object_store::list_objects(const std::string& bucket, const 
     std::string resume = request.after;
     bool resume_is_prefix = false;
     if (!request.continuation_token.empty()) {
-        auto raw = unhex(request.continuation_token);
+        auto raw = hex_decode(request.continuation_token);
         if (!raw || raw->empty() || ((*raw)[0] != 'k' && (*raw)[0] != 'p'))
             throw s3_error(codes::invalid_argument, "The continuation token provided is incorrect");
         resume_is_prefix = (*raw)[0] == 'p';
@@ -795,23 +733,21 @@ part_info object_store::upload_part_copy(const std::string& source_bucket, const
         length = range->second - range->first + 1;
     }
     const fs::path staged = incoming_file();
-    md5_hasher md5;
+    md5 hash;
     try {
         fd_guard out{open_or_throw(staged, O_WRONLY | O_CREAT | O_TRUNC)};
         if (!source.path.empty() && length > 0) {
             fd_guard in{open_or_throw(source.path, O_RDONLY)};
             if (::lseek(in.fd, static_cast<off_t>(first), SEEK_SET) < 0)
                 throw std::system_error(errno, std::generic_category(), "seek " + source.path.string());
-            copy_hashing(in.fd, out.fd, length, md5, source.path);
+            copy_hashing(in.fd, out.fd, length, hash, source.path);
         }
     } catch (...) {
         std::error_code ec;
         fs::remove(staged, ec);
         throw;
     }
-    const std::string raw = md5.finish_raw();
-    const std::string etag = upload_part(bucket, key, upload_id, part_number, staged,
-                                         hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
+    const std::string etag = upload_part(bucket, key, upload_id, part_number, staged, hash.finish_hex());
     return part_info{part_number, length, etag, clock_type::now()};
 }
 
@@ -861,11 +797,11 @@ object_info object_store::complete_multipart_upload(const std::string& bucket, c
     // Concatenate in the kernel (copy_file_range), and build the multipart ETag from the part MD5s.
     const fs::path staged = incoming_file();
     const removed_at_exit cleanup{staged};
-    md5_hasher etag_md5;
+    md5 etag_md5;
     {
         fd_guard out{open_or_throw(staged, O_WRONLY | O_CREAT | O_TRUNC)};
         for (const auto& [part, size] : chosen) {
-            const auto raw = unhex(part.md5_hex);
+            const auto raw = hex_decode(part.md5_hex);
             if (raw) etag_md5.update(raw->data(), raw->size());
             fd_guard in{open_or_throw(part.path, O_RDONLY)};
             for (std::uint64_t left = size; left > 0;) {
@@ -877,9 +813,7 @@ object_info object_store::complete_multipart_upload(const std::string& bucket, c
             }
         }
     }
-    const std::string raw = etag_md5.finish_raw();
-    const std::string etag = hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size()) + "-" +
-                             std::to_string(chosen.size());
+    const std::string etag = etag_md5.finish_hex() + "-" + std::to_string(chosen.size());
     object_info info = commit(bucket, key, staged, etag, upload.attributes);
     std::error_code ec;
     fs::remove_all(dir, ec);
