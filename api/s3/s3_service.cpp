@@ -12,6 +12,7 @@
 #include <pugixml.hpp>
 
 #include "api/http/url.hpp"
+#include "api/xml.hpp"
 #include "emulator/arn.hpp"
 #include "emulator/encoding.hpp"
 #include "emulator/errors.hpp"
@@ -93,32 +94,10 @@ std::string decode_or_throw(std::string_view text) {
 
 // ----- XML -----------------------------------------------------------------------------------
 
-struct string_writer : pugi::xml_writer {
-    std::string text;
-    void write(const void* data, std::size_t size) override { text.append(static_cast<const char*>(data), size); }
-};
-
-std::string to_text(const pugi::xml_document& doc) {
-    string_writer writer;
-    writer.text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-    doc.save(writer, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
-    return writer.text;
-}
-
-pugi::xml_node add_root(pugi::xml_document& doc, const char* name) {
-    auto root = doc.append_child(name);
-    root.append_attribute("xmlns") = xml_namespace;
-    return root;
-}
-
-void add_text(pugi::xml_node parent, const char* name, std::string_view value) {
-    parent.append_child(name).text().set(std::string(value).c_str());
-}
-
 void add_owner(pugi::xml_node parent) {
     auto owner = parent.append_child("Owner");
-    add_text(owner, "ID", owner_id);
-    add_text(owner, "DisplayName", owner_name);
+    add_xml_text(owner, "ID", owner_id);
+    add_xml_text(owner, "DisplayName", owner_name);
 }
 
 /// The request's XML body, or MalformedXML.
@@ -148,7 +127,7 @@ http_response base_response(const context& ctx, http::status status) {
 http_response xml_response(const context& ctx, const pugi::xml_document& doc, http::status status = http::status::ok) {
     auto response = base_response(ctx, status);
     response.set(http::field::content_type, "application/xml");
-    response.body() = to_text(doc);
+    response.body() = xml_text(doc);
     response.prepare_payload();
     return response;
 }
@@ -169,14 +148,14 @@ http_response error_response(const context& ctx, std::string_view code, std::str
     }
     pugi::xml_document doc;
     auto root = doc.append_child("Error");
-    add_text(root, "Code", code);
-    add_text(root, "Message", message);
+    add_xml_text(root, "Code", code);
+    add_xml_text(root, "Message", message);
     const auto target = ctx.request.target();
     const auto path = target_path(std::string_view(target.data(), target.size()));
-    add_text(root, "Resource", percent_decode(path).value_or(std::string(path)));
-    add_text(root, "RequestId", ctx.request_id);
+    add_xml_text(root, "Resource", percent_decode(path).value_or(std::string(path)));
+    add_xml_text(root, "RequestId", ctx.request_id);
     response.set(http::field::content_type, "application/xml");
-    response.body() = to_text(doc);
+    response.body() = xml_text(doc);
     response.prepare_payload();
     return response;
 }
@@ -424,13 +403,13 @@ struct operation_context {
 
 http_response list_buckets(const operation_context& op) {
     pugi::xml_document doc;
-    auto root = add_root(doc, "ListAllMyBucketsResult");
+    auto root = add_xml_root(doc, "ListAllMyBucketsResult", xml_namespace);
     add_owner(root);
     auto buckets = root.append_child("Buckets");
     for (const auto& bucket : op.objects.list_buckets()) {
         auto node = buckets.append_child("Bucket");
-        add_text(node, "Name", bucket.name);
-        add_text(node, "CreationDate", iso8601(bucket.creation_date));
+        add_xml_text(node, "Name", bucket.name);
+        add_xml_text(node, "CreationDate", iso8601(bucket.creation_date));
     }
     return xml_response(op.ctx, doc);
 }
@@ -452,7 +431,7 @@ http_response create_bucket(const operation_context& op) {
 http_response get_bucket_location(const operation_context& op) {
     op.objects.head_bucket(op.bucket);
     pugi::xml_document doc;
-    auto root = add_root(doc, "LocationConstraint");
+    auto root = add_xml_root(doc, "LocationConstraint", xml_namespace);
     // us-east-1 is spelled as no constraint at all.
     if (op.options.region != "us-east-1") root.text().set(op.options.region.c_str());
     return xml_response(op.ctx, doc);
@@ -460,12 +439,12 @@ http_response get_bucket_location(const operation_context& op) {
 
 void add_object_entry(pugi::xml_node parent, const object_info& info, bool url_encoding, bool owner) {
     auto node = parent.append_child("Contents");
-    add_text(node, "Key", url_encoding ? percent_encode(info.key) : info.key);
-    add_text(node, "LastModified", iso8601(info.last_modified));
-    add_text(node, "ETag", info.etag);
-    add_text(node, "Size", std::to_string(info.size));
+    add_xml_text(node, "Key", url_encoding ? percent_encode(info.key) : info.key);
+    add_xml_text(node, "LastModified", iso8601(info.last_modified));
+    add_xml_text(node, "ETag", info.etag);
+    add_xml_text(node, "Size", std::to_string(info.size));
     if (owner) add_owner(node);
-    add_text(node, "StorageClass", "STANDARD");
+    add_xml_text(node, "StorageClass", "STANDARD");
 }
 
 http_response list_objects(const operation_context& op, bool v2) {
@@ -486,26 +465,26 @@ http_response list_objects(const operation_context& op, bool v2) {
     const auto result = op.objects.list_objects(op.bucket, request);
 
     pugi::xml_document doc;
-    auto root = add_root(doc, "ListBucketResult");
-    add_text(root, "Name", op.bucket);
-    add_text(root, "Prefix", enc(request.prefix));
-    if (!v2) add_text(root, "Marker", enc(request.after));
-    if (!request.delimiter.empty()) add_text(root, "Delimiter", enc(request.delimiter));
-    add_text(root, "MaxKeys", std::to_string(request.max_keys));
-    if (url_encoding) add_text(root, "EncodingType", "url");
-    add_text(root, "IsTruncated", result.truncated ? "true" : "false");
+    auto root = add_xml_root(doc, "ListBucketResult", xml_namespace);
+    add_xml_text(root, "Name", op.bucket);
+    add_xml_text(root, "Prefix", enc(request.prefix));
+    if (!v2) add_xml_text(root, "Marker", enc(request.after));
+    if (!request.delimiter.empty()) add_xml_text(root, "Delimiter", enc(request.delimiter));
+    add_xml_text(root, "MaxKeys", std::to_string(request.max_keys));
+    if (url_encoding) add_xml_text(root, "EncodingType", "url");
+    add_xml_text(root, "IsTruncated", result.truncated ? "true" : "false");
     if (v2) {
-        add_text(root, "KeyCount", std::to_string(result.contents.size() + result.common_prefixes.size()));
-        if (op.query.has("continuation-token")) add_text(root, "ContinuationToken", request.continuation_token);
-        if (result.truncated) add_text(root, "NextContinuationToken", result.next_continuation_token);
-        if (op.query.has("start-after")) add_text(root, "StartAfter", enc(request.after));
+        add_xml_text(root, "KeyCount", std::to_string(result.contents.size() + result.common_prefixes.size()));
+        if (op.query.has("continuation-token")) add_xml_text(root, "ContinuationToken", request.continuation_token);
+        if (result.truncated) add_xml_text(root, "NextContinuationToken", result.next_continuation_token);
+        if (op.query.has("start-after")) add_xml_text(root, "StartAfter", enc(request.after));
     } else if (result.truncated && !request.delimiter.empty()) {
         // V1 gives NextMarker only with a delimiter; without one, clients resume after the last key.
-        add_text(root, "NextMarker", enc(result.last_listed));
+        add_xml_text(root, "NextMarker", enc(result.last_listed));
     }
     const bool owner = !v2 || op.query.get("fetch-owner") == "true";
     for (const auto& info : result.contents) add_object_entry(root, info, url_encoding, owner);
-    for (const auto& prefix : result.common_prefixes) add_text(root.append_child("CommonPrefixes"), "Prefix", enc(prefix));
+    for (const auto& prefix : result.common_prefixes) add_xml_text(root.append_child("CommonPrefixes"), "Prefix", enc(prefix));
     return xml_response(op.ctx, doc);
 }
 
@@ -521,16 +500,16 @@ http_response delete_objects(const operation_context& op) {
     const auto failures = op.objects.delete_objects(op.bucket, keys);
 
     pugi::xml_document out;
-    auto root = add_root(out, "DeleteResult");
+    auto root = add_xml_root(out, "DeleteResult", xml_namespace);
     for (const auto& key : keys) {
         const bool failed = std::any_of(failures.begin(), failures.end(), [&](const auto& f) { return f.key == key; });
-        if (!failed && !quiet) add_text(root.append_child("Deleted"), "Key", key);
+        if (!failed && !quiet) add_xml_text(root.append_child("Deleted"), "Key", key);
     }
     for (const auto& failure : failures) {
         auto node = root.append_child("Error");
-        add_text(node, "Key", failure.key);
-        add_text(node, "Code", failure.code);
-        add_text(node, "Message", failure.message);
+        add_xml_text(node, "Key", failure.key);
+        add_xml_text(node, "Code", failure.code);
+        add_xml_text(node, "Message", failure.message);
     }
     return xml_response(op.ctx, out);
 }
@@ -620,19 +599,19 @@ http_response copy_object(const operation_context& op) {
     if (directive == "REPLACE") replace = attributes_of(request);
     const object_info info = op.objects.copy_object(source_bucket, source_key, op.bucket, op.key, replace);
     pugi::xml_document doc;
-    auto root = add_root(doc, "CopyObjectResult");
-    add_text(root, "LastModified", iso8601(info.last_modified));
-    add_text(root, "ETag", info.etag);
+    auto root = add_xml_root(doc, "CopyObjectResult", xml_namespace);
+    add_xml_text(root, "LastModified", iso8601(info.last_modified));
+    add_xml_text(root, "ETag", info.etag);
     return xml_response(op.ctx, doc);
 }
 
 http_response create_multipart_upload(const operation_context& op) {
     const auto upload = op.objects.create_multipart_upload(op.bucket, op.key, attributes_of(op.ctx.request));
     pugi::xml_document doc;
-    auto root = add_root(doc, "InitiateMultipartUploadResult");
-    add_text(root, "Bucket", op.bucket);
-    add_text(root, "Key", op.key);
-    add_text(root, "UploadId", upload.upload_id);
+    auto root = add_xml_root(doc, "InitiateMultipartUploadResult", xml_namespace);
+    add_xml_text(root, "Bucket", op.bucket);
+    add_xml_text(root, "Key", op.key);
+    add_xml_text(root, "UploadId", upload.upload_id);
     return xml_response(op.ctx, doc);
 }
 
@@ -657,9 +636,9 @@ http_response upload_part(const operation_context& op) {
         const auto part = op.objects.upload_part_copy(source_bucket, source_key, range, op.bucket, op.key,
                                                       op.query.get("uploadId"), number);
         pugi::xml_document doc;
-        auto root = add_root(doc, "CopyPartResult");
-        add_text(root, "LastModified", iso8601(part.last_modified));
-        add_text(root, "ETag", part.etag);
+        auto root = add_xml_root(doc, "CopyPartResult", xml_namespace);
+        add_xml_text(root, "LastModified", iso8601(part.last_modified));
+        add_xml_text(root, "ETag", part.etag);
         return xml_response(op.ctx, doc);
     }
     staged_body staged;
@@ -686,12 +665,12 @@ http_response complete_multipart_upload(const operation_context& op) {
     }
     const object_info info = op.objects.complete_multipart_upload(op.bucket, op.key, op.query.get("uploadId"), parts);
     pugi::xml_document out;
-    auto root = add_root(out, "CompleteMultipartUploadResult");
+    auto root = add_xml_root(out, "CompleteMultipartUploadResult", xml_namespace);
     const std::string host(field(op.ctx.request, "Host"));
-    add_text(root, "Location", "http://" + host + "/" + op.bucket + "/" + percent_encode(op.key));
-    add_text(root, "Bucket", op.bucket);
-    add_text(root, "Key", op.key);
-    add_text(root, "ETag", info.etag);
+    add_xml_text(root, "Location", "http://" + host + "/" + op.bucket + "/" + percent_encode(op.key));
+    add_xml_text(root, "Bucket", op.bucket);
+    add_xml_text(root, "Key", op.key);
+    add_xml_text(root, "ETag", info.etag);
     return xml_response(op.ctx, out);
 }
 
@@ -701,16 +680,16 @@ http_response list_parts(const operation_context& op) {
     const int marker = max_keys_of(op.query, "part-number-marker", 0);
     const auto parts = op.objects.list_parts(op.bucket, op.key, upload_id);
     pugi::xml_document doc;
-    auto root = add_root(doc, "ListPartsResult");
-    add_text(root, "Bucket", op.bucket);
-    add_text(root, "Key", op.key);
-    add_text(root, "UploadId", upload_id);
+    auto root = add_xml_root(doc, "ListPartsResult", xml_namespace);
+    add_xml_text(root, "Bucket", op.bucket);
+    add_xml_text(root, "Key", op.key);
+    add_xml_text(root, "UploadId", upload_id);
     auto initiator = root.append_child("Initiator");
-    add_text(initiator, "ID", owner_id);
-    add_text(initiator, "DisplayName", owner_name);
+    add_xml_text(initiator, "ID", owner_id);
+    add_xml_text(initiator, "DisplayName", owner_name);
     add_owner(root);
-    add_text(root, "StorageClass", "STANDARD");
-    add_text(root, "PartNumberMarker", std::to_string(marker));
+    add_xml_text(root, "StorageClass", "STANDARD");
+    add_xml_text(root, "PartNumberMarker", std::to_string(marker));
     int count = 0;
     int last = marker;
     bool truncated = false;
@@ -725,15 +704,15 @@ http_response list_parts(const operation_context& op) {
         last = part.number;
         ++count;
     }
-    add_text(root, "NextPartNumberMarker", std::to_string(last));
-    add_text(root, "MaxParts", std::to_string(max_parts));
-    add_text(root, "IsTruncated", truncated ? "true" : "false");
+    add_xml_text(root, "NextPartNumberMarker", std::to_string(last));
+    add_xml_text(root, "MaxParts", std::to_string(max_parts));
+    add_xml_text(root, "IsTruncated", truncated ? "true" : "false");
     for (const auto* part : shown) {
         auto node = root.append_child("Part");
-        add_text(node, "PartNumber", std::to_string(part->number));
-        add_text(node, "LastModified", iso8601(part->last_modified));
-        add_text(node, "ETag", part->etag);
-        add_text(node, "Size", std::to_string(part->size));
+        add_xml_text(node, "PartNumber", std::to_string(part->number));
+        add_xml_text(node, "LastModified", iso8601(part->last_modified));
+        add_xml_text(node, "ETag", part->etag);
+        add_xml_text(node, "Size", std::to_string(part->size));
     }
     return xml_response(op.ctx, doc);
 }

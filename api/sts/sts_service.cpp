@@ -4,13 +4,14 @@
 
 #include "api/aws_protocol.hpp"
 #include "api/http/url.hpp"
+#include "api/xml.hpp"
 
 namespace smlocal::api {
 namespace {
 
 namespace http = boost::beast::http;
 
-constexpr std::string_view sts_namespace = "https://sts.amazonaws.com/doc/2011-06-15/";
+constexpr const char* sts_namespace = "https://sts.amazonaws.com/doc/2011-06-15/";
 constexpr std::string_view api_version = "2011-06-15";
 
 http_response xml_response(const http_request& request, http::status status, std::string body,
@@ -26,25 +27,14 @@ http_response xml_response(const http_request& request, http::status status, std
 // The query protocol's error shape, which botocore's QueryParser reads (Error/Code, Error/Message).
 http_response sts_error(const http_request& request, http::status status, std::string_view code,
                         std::string_view message, const std::string& request_id) {
-    std::string body = "<ErrorResponse xmlns=\"" + std::string(sts_namespace) + "\"><Error><Type>Sender</Type><Code>" +
-                       std::string(code) + "</Code><Message>" + std::string(message) + "</Message></Error><RequestId>" +
-                       request_id + "</RequestId></ErrorResponse>";
-    return xml_response(request, status, std::move(body), request_id);
-}
-
-// Parameter values we echo into XML are action names; escape them all the same.
-std::string xml_escape(std::string_view text) {
-    std::string out;
-    for (const char c : text) {
-        switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
+    pugi::xml_document doc;
+    auto root = add_xml_root(doc, "ErrorResponse", sts_namespace);
+    auto error = root.append_child("Error");
+    add_xml_text(error, "Type", "Sender");
+    add_xml_text(error, "Code", code);
+    add_xml_text(error, "Message", message);
+    add_xml_text(root, "RequestId", request_id);
+    return xml_response(request, status, xml_text(doc), request_id);
 }
 
 }  // namespace
@@ -70,17 +60,20 @@ http_response sts_service::handle(const http_request& request) const {
     const auto version = parameters->find("Version");
     if (action->second != "GetCallerIdentity" || (version != parameters->end() && version->second != api_version))
         return sts_error(request, http::status::bad_request, "InvalidAction",
-                         "Could not find operation " + xml_escape(action->second) + " for version " +
-                             (version == parameters->end() ? std::string(api_version) : xml_escape(version->second)) +
+                         "Could not find operation " + action->second + " for version " +
+                             (version == parameters->end() ? std::string(api_version) : version->second) +
                              ".",
                          request_id);
 
     // The account's root identity: smlocal has no IAM users.
-    std::string body = "<GetCallerIdentityResponse xmlns=\"" + std::string(sts_namespace) +
-                       "\"><GetCallerIdentityResult><Arn>arn:aws:iam::" + account_id_ + ":root</Arn><UserId>" +
-                       account_id_ + "</UserId><Account>" + account_id_ +
-                       "</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>" + request_id +
-                       "</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+    pugi::xml_document doc;
+    auto root = add_xml_root(doc, "GetCallerIdentityResponse", sts_namespace);
+    auto result = root.append_child("GetCallerIdentityResult");
+    add_xml_text(result, "Arn", "arn:aws:iam::" + account_id_ + ":root");
+    add_xml_text(result, "UserId", account_id_);
+    add_xml_text(result, "Account", account_id_);
+    add_xml_text(root.append_child("ResponseMetadata"), "RequestId", request_id);
+    std::string body = xml_text(doc);
     return xml_response(request, http::status::ok, std::move(body), request_id);
 }
 
