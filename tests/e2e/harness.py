@@ -783,6 +783,14 @@ def start_class_server(cls, extra_args: list[str] | None = None) -> None:
     cls.addClassCleanup(_stop_class_server, cls.server)
 
 
+def start_class_proxy(cls) -> "CheckingProxy":
+    """setUpClass helper: a CheckingProxy in front of cls.server for the whole class (for clients
+    that cannot be hooked), closed at class teardown."""
+    cls.proxy = CheckingProxy(cls.server).__enter__()
+    cls.addClassCleanup(cls.proxy.__exit__, None, None, None)
+    return cls.proxy
+
+
 def _stop_class_server(server: Server) -> None:
     try:
         server.stop()

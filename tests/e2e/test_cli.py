@@ -7,8 +7,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import (ACCOUNT, REGION, ROLE_ARN, TRAIN_METRIC, VALIDATION_METRIC, CheckingProxy,
-                     E2ETestCase, dummy_env, job_arn, start_class_server, wait_terminal)
+from harness import (ACCOUNT, REGION, ROLE_ARN, TRAIN_METRIC, VALIDATION_METRIC, E2ETestCase, dummy_env, job_arn, start_class_proxy, start_class_server, wait_terminal)
 
 AWS = shutil.which("aws")
 
@@ -18,8 +17,7 @@ class AwsCliTest(E2ETestCase):
     @classmethod
     def setUpClass(cls):
         start_class_server(cls)
-        cls.proxy = CheckingProxy(cls.server).__enter__()
-        cls.addClassCleanup(cls.proxy.__exit__, None, None, None)
+        start_class_proxy(cls)
         cls.client = cls.server.client()
 
     def aws(self, *args, endpoint_env=True, timeout=60):

@@ -34,10 +34,10 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (SMLOCAL_SOURCE_DIR, CheckingProxy, E2ETestCase, docker,  # noqa: E402
+from harness import (SMLOCAL_SOURCE_DIR, E2ETestCase, docker,  # noqa: E402
                      ensure_docker_and_fixtures,
                      Server, dummy_env, job_arn, job_request, read_model_tar, s3_channel,
-                     start_class_server, wait_for, wait_terminal)
+                     start_class_proxy, start_class_server, wait_for, wait_terminal)
 
 AWS = shutil.which("aws")
 TRAINER = "smlocal-fixtures/trainer:1"
@@ -699,8 +699,7 @@ class DockerAwsCliTest(DockerJobCase):
         if not AWS:
             raise RuntimeError("the aws CLI is not on PATH (pip install awscli)")
         start_class_server(cls, ["--stop-grace", "3", "--shm-size", SHM_CLI])
-        cls.proxy = CheckingProxy(cls.server).__enter__()
-        cls.addClassCleanup(cls.proxy.__exit__, None, None, None)
+        start_class_proxy(cls)
         cls.client = cls.server.client()
 
     def aws_create(self, request: dict) -> None:

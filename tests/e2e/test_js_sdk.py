@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import E2E_DIR, CheckingProxy, E2ETestCase, dummy_env, job_arn, start_class_server
+from harness import E2E_DIR, E2ETestCase, dummy_env, job_arn, start_class_proxy, start_class_server
 
 JS_DIR = os.path.join(E2E_DIR, "js")
 NODE = shutil.which("node")
@@ -32,8 +32,7 @@ class JsSdkTest(E2ETestCase):
     def setUpClass(cls):
         ensure_node_modules()
         start_class_server(cls)
-        cls.proxy = CheckingProxy(cls.server).__enter__()
-        cls.addClassCleanup(cls.proxy.__exit__, None, None, None)
+        start_class_proxy(cls)
 
     def test_training_job_flow(self):
         prefix = "js-e2e"

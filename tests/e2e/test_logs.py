@@ -11,7 +11,7 @@ import sys
 import time
 import unittest
 
-from harness import (CheckingProxy, E2ETestCase, dummy_env, error_of, job_request,
+from harness import (E2ETestCase, dummy_env, error_of, job_request, start_class_proxy,
                      start_class_server, wait_for, wait_terminal)
 
 AWS = shutil.which("aws")
@@ -274,8 +274,7 @@ class LogsCliTest(E2ETestCase):
     @classmethod
     def setUpClass(cls):
         start_class_server(cls)
-        cls.proxy = CheckingProxy(cls.server).__enter__()
-        cls.addClassCleanup(cls.proxy.__exit__, None, None, None)
+        start_class_proxy(cls)
         cls.client = cls.server.client()
         cls.job = "logs-cli-1"
         cls.client.create_training_job(**job_request(
